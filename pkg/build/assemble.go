@@ -198,6 +198,7 @@ func (b *builder) compile(ctx context.Context, pl *payload.Builder, src, vfiles 
 
 func (b *builder) hostFiles(pl *payload.Builder, user payload.Owner) error {
 	cfg := b.cfg
+	name := cfg.Package.Name
 	scripts := service.Scripts{}
 	for _, s := range []struct {
 		key, file string

@@ -202,9 +202,6 @@ func (b *builder) metadata() error {
 			*l.dest = append(*l.dest, r)
 		}
 	}
-	if err := md.Validate(); err != nil {
-		return fmt.Errorf("build: %s: %w", cfg.Path, err)
-	}
 	b.md = md
 	return nil
 }
@@ -225,6 +222,9 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("build: output directory: %w", err)
+	}
+	if err := b.md.Validate(); err != nil {
+		return nil, fmt.Errorf("build: %s: %w", b.cfg.Path, err)
 	}
 	name := fmt.Sprintf("%s-%s-%s.%s.rpm", b.md.Name, b.md.Version, b.md.Release, b.md.Arch)
 	final := filepath.Join(out, name)
@@ -272,8 +272,12 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 		Size: res.Size, SHA256: hex.EncodeToString(h.Sum(nil)), Files: res.Files, Steps: b.steps, Signed: b.opt.Signer != nil,
 	}
 	r.NEVRA = fmt.Sprintf("%s-%s.%s", r.Name, evr(r.Epoch, r.Version, r.Release), r.Arch)
+	seen := map[string]bool{}
 	for _, q := range res.Requires {
-		r.Requires = append(r.Requires, q.String())
+		if s := q.String(); !seen[s] { // /bin/sh once, not once per scriptlet
+			seen[s] = true
+			r.Requires = append(r.Requires, s)
+		}
 	}
 	for _, q := range b.md.Provides {
 		r.Provides = append(r.Provides, q.String())

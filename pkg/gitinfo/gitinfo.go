@@ -142,13 +142,14 @@ func (i *Info) VCS() string {
 	return "git+" + r + "#" + i.Commit
 }
 
-// Changelog returns up to n entries from HEAD's history, newest first, sorted
-// by time as rpm requires.
+// Changelog returns up to n entries from the history of dir (commits that
+// touch it, so a project in a monorepo gets its own log), newest first,
+// sorted by time as rpm requires.
 func Changelog(dir string, n int) ([]Change, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	out, err := git(dir, "log", "-n", strconv.Itoa(n), "--no-merges", "--format=%ct%x00%an <%ae>%x00%s%x00")
+	out, err := git(dir, "log", "-n", strconv.Itoa(n), "--no-merges", "--format=%ct%x00%an <%ae>%x00%s%x00", "--", ".")
 	if err != nil {
 		return nil, err
 	}

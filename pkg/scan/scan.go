@@ -40,7 +40,7 @@ type Options struct {
 }
 
 // AlwaysExcluded are never packaged.
-var AlwaysExcluded = []string{".git", ".hg", ".svn", "__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*.swp", "*~"}
+var AlwaysExcluded = []string{".git", ".gitignore", ".gitattributes", ".gitmodules", ".hg", ".hgignore", ".svn", "__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*.swp", "*~"}
 
 // Walk lists root's tree, sorted by Rel.
 func Walk(root string, opt Options) ([]File, error) {
