@@ -59,7 +59,8 @@ func exitCode(err error) int {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	onUsage := func(c *cli.Context, err error, isSubcommand bool) error { return usageError{err} }
+	app := &cli.App{
 		Name:    "rpmforge",
 		Usage:   "package a Django app as a signed RPM, publish it, inventory it",
 		Version: version,
@@ -70,9 +71,21 @@ func newApp() *cli.App {
 			initCommand(),
 			buildCommand(),
 		},
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
-		},
+		OnUsageError:    onUsage,
 		HideHelpCommand: true,
+	}
+	for _, c := range app.Commands {
+		setUsageHandler(c, onUsage)
+	}
+	return app
+}
+
+// setUsageHandler maps flag errors of every (sub)command to exitUsage.
+func setUsageHandler(c *cli.Command, h cli.OnUsageErrorFunc) {
+	if c.OnUsageError == nil {
+		c.OnUsageError = h
+	}
+	for _, s := range c.Subcommands {
+		setUsageHandler(s, h)
 	}
 }
