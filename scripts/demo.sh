@@ -34,7 +34,7 @@ printf '%%_dbpath %s/rpmdb\n' "$HOME" > "$HOME/.rpmmacros"
 echo
 echo "demo: $rpmfile"
 rpm -qpi "$rpmfile" 2>/dev/null | sed -n '1,14p'
-echo "  requires:"; rpm -qpR "$rpmfile" 2>/dev/null | grep -v '^rpmlib' | sed 's/^/    /'
+echo "  requires:"; rpm -qpR "$rpmfile" 2>/dev/null | grep -v "^rpmlib" | sort -u | sed 's/^/    /'
 echo "  checksig: $(rpm -K "$rpmfile" 2>&1 | sed 's/^.*: //')"
 echo "  files: $(rpm -qpl "$rpmfile" 2>/dev/null | wc -l)"
 rm -rf "$HOME"

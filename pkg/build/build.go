@@ -5,10 +5,7 @@ package build
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -239,11 +236,10 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 			os.Remove(f.Name())
 		}
 	}()
-	h := sha256.New()
 	var res *rpm.Result
 	err = b.step("rpm", func() error {
 		var err error
-		res, err = rpm.Write(ctx, io.MultiWriter(f, h), b.md, pl.entries, rpm.Options{
+		res, err = rpm.Write(ctx, f, b.md, pl.entries, rpm.Options{
 			TempDir: b.tmp, Signer: b.opt.Signer, Progress: b.opt.Progress.Bytes,
 		})
 		return err
@@ -269,7 +265,7 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 	ok = true
 	r := &Result{
 		Path: final, Name: b.md.Name, Epoch: b.md.Epoch, Version: b.md.Version, Release: b.md.Release, Arch: b.md.Arch,
-		Size: res.Size, SHA256: hex.EncodeToString(h.Sum(nil)), Files: res.Files, Steps: b.steps, Signed: b.opt.Signer != nil,
+		Size: res.Size, SHA256: res.SHA256, Files: res.Files, Steps: b.steps, Signed: b.opt.Signer != nil,
 	}
 	r.NEVRA = fmt.Sprintf("%s-%s.%s", r.Name, evr(r.Epoch, r.Version, r.Release), r.Arch)
 	seen := map[string]bool{}

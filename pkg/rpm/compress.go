@@ -1,0 +1,130 @@
+package rpm
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+	"github.com/ulikunitz/xz"
+)
+
+// compression is a parsed Metadata.Compression.
+type compression struct {
+	name  string // "gzip", "xz", "zstd", "none"
+	level int
+}
+
+var compressionLevels = map[string]struct{ def, lo, hi int }{
+	"gzip": {6, 1, 9},
+	"xz":   {6, 0, 9},
+	"zstd": {3, 1, 22},
+	"none": {0, 0, 0},
+}
+
+func parseCompression(s string) (compression, error) {
+	if s == "" {
+		s = "gzip"
+	}
+	name, lvl, hasLevel := strings.Cut(s, ":")
+	lim, ok := compressionLevels[name]
+	if !ok {
+		return compression{}, bad("compression", "unknown compressor %q (want gzip, xz, zstd or none, with an optional :LEVEL)", name)
+	}
+	c := compression{name: name, level: lim.def}
+	if hasLevel {
+		n, err := strconv.Atoi(lvl)
+		if err != nil || name == "none" || n < lim.lo || n > lim.hi {
+			if name == "none" {
+				return compression{}, bad("compression", "%q takes no level", name)
+			}
+			return compression{}, bad("compression", "level %q for %s must be %d-%d", lvl, name, lim.lo, lim.hi)
+		}
+		c.level = n
+	}
+	return c, nil
+}
+
+// compressor returns the PAYLOADCOMPRESSOR value ("" for none).
+func (c compression) compressor() string {
+	if c.name == "none" {
+		return ""
+	}
+	return c.name
+}
+
+// flags returns the PAYLOADFLAGS value, the level as rpmbuild records it.
+func (c compression) flags() string {
+	if c.name == "none" {
+		return ""
+	}
+	return strconv.Itoa(c.level)
+}
+
+// rpmlib returns the rpmlib() feature this compressor needs, if any.
+func (c compression) rpmlib() (Relation, bool) {
+	switch c.name {
+	case "xz":
+		return rpmlibFeature("PayloadIsXz", "5.2-1"), true
+	case "zstd":
+		return rpmlibFeature("PayloadIsZstd", "5.4.18-1"), true
+	}
+	return Relation{}, false
+}
+
+// compressorThreads is how many goroutines the parallel compressors use: at
+// least 2, so that zstd always takes its parallel path and the output does
+// not depend on the machine, and at most 4, which bounds memory (zstd keeps
+// about 20 MB per thread).
+func compressorThreads() int { return min(max(2, runtime.GOMAXPROCS(0)), 4) }
+
+// zstdWindow is the zstd window. The parallel encoder cuts the input into
+// jobs of 4 windows, so it sets both memory use (about 80 MB at the default
+// level) and how far back matches reach; 2 MB compresses a virtualenv within
+// 0.5% of 8 MB.
+const zstdWindow = 2 << 20
+
+const gzipBlockSize = 1 << 20
+
+// xzDictCaps follows xz's presets -0 … -9.
+var xzDictCaps = [10]int{256 << 10, 1 << 20, 2 << 20, 4 << 20, 4 << 20, 8 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20}
+
+// newCompressor returns a writer compressing into w. Its output depends only
+// on its input and c, not on the number of threads.
+func (c compression) newWriter(w io.Writer) (io.WriteCloser, error) {
+	switch c.name {
+	case "gzip":
+		z, err := pgzip.NewWriterLevel(w, c.level)
+		if err != nil {
+			return nil, err
+		}
+		z.ModTime = time.Unix(0, 0) // no timestamp in the gzip header
+		z.OS = 3                    // Unix, as zlib writes
+		// Blocks are cut at fixed sizes, so the output does not depend on
+		// how many are compressed at once.
+		if err := z.SetConcurrency(gzipBlockSize, compressorThreads()); err != nil {
+			return nil, err
+		}
+		return z, nil
+	case "zstd":
+		return zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(c.level)),
+			zstd.WithEncoderConcurrency(compressorThreads()),
+			zstd.WithConcurrentBlocks(true),
+			zstd.WithWindowSize(zstdWindow),
+		)
+	case "xz":
+		return xz.WriterConfig{DictCap: xzDictCaps[c.level], CheckSum: xz.CRC64}.NewWriter(w)
+	case "none":
+		return nopCloser{w}, nil
+	}
+	return nil, fmt.Errorf("rpm: unknown compressor %q", c.name)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

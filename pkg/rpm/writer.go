@@ -1,0 +1,125 @@
+package rpm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+)
+
+// largeLimit is the size from which rpm switches to 64-bit size tags and
+// stripped cpio headers (UINT32_MAX). Tests lower it.
+var largeLimit int64 = 1<<32 - 1
+
+// Options tunes Write.
+type Options struct {
+	TempDir  string                            // for the compressed payload; "" = os.TempDir()
+	Signer   Signer                            // nil = unsigned
+	Progress func(doneBytes, totalBytes int64) // bytes of file contents packed so far; may be nil
+}
+
+// Result describes a written package.
+type Result struct {
+	Size   int64  // bytes of the whole output file
+	SHA256 string // hex SHA-256 of the whole output file
+
+	HeaderSHA256  string // hex SHA-256 of the main header (SHA256HEADER)
+	PayloadSHA256 string // hex SHA-256 of the compressed payload (PAYLOADDIGEST)
+
+	Requires      []Relation // final list written, including auto rpmlib()/interpreter ones
+	Provides      []Relation // final list written, including the self-provides
+	Files         int
+	InstalledSize int64 // SIZE: bytes of regular files and symlink targets
+
+	HeaderStart, HeaderEnd int64 // byte range of the main header in the file (repodata's rpm:header-range)
+}
+
+// Write writes a complete RPM to w. Nothing is written to w unless the
+// payload was produced successfully. Entries are sorted by path; md and the
+// entries are validated before any file is opened.
+func Write(ctx context.Context, w io.Writer, md Metadata, entries []Entry, opt Options) (*Result, error) {
+	if err := md.Validate(); err != nil {
+		return nil, err
+	}
+	comp, err := parseCompression(md.Compression)
+	if err != nil {
+		return nil, err
+	}
+	md = md.withDefaults()
+	files, err := prepareFiles(entries)
+	if err != nil {
+		return nil, err
+	}
+	largeFiles := false
+	for i := range files {
+		if f := &files[i]; f.isRegular && f.size >= largeLimit {
+			largeFiles = true
+		}
+	}
+
+	tmp, err := os.CreateTemp(opt.TempDir, "rpmforge-payload-*")
+	if err != nil {
+		return nil, fmt.Errorf("rpm: payload temp file: %w", err)
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	pl, err := writePayload(ctx, tmp, files, comp, largeFiles, opt.Progress)
+	if err != nil {
+		return nil, err
+	}
+	payload := func() *io.SectionReader { return io.NewSectionReader(tmp, 0, pl.compressedSize) }
+
+	deps := resolveDeps(&md, files, comp, largeFiles)
+	hdr, err := mainHeader(&md, files, deps, comp, pl, largeFiles).marshal(tagHeaderImmutable)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sig, err := newSignatureHeader(hdr, payload(), pl.compressedSize, pl.archiveSize, opt.Signer)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	out := &hashCounter{w: w, h: sha256.New()}
+	ld := lead(md.Name+"-"+md.evr(), md.Arch)
+	for _, b := range [][]byte{ld, sig, hdr} {
+		if _, err := out.Write(b); err != nil {
+			return nil, fmt.Errorf("rpm: writing package: %w", err)
+		}
+	}
+	if _, err := io.Copy(out, payload()); err != nil {
+		return nil, fmt.Errorf("rpm: writing package: %w", err)
+	}
+
+	var installed int64
+	for i := range files {
+		if f := &files[i]; f.isRegular || f.isSymlink {
+			installed += f.size
+		}
+	}
+	hsum := sha256.Sum256(hdr)
+	return &Result{
+		Size:          out.n,
+		SHA256:        hexSum(out.h),
+		HeaderSHA256:  hex.EncodeToString(hsum[:]),
+		PayloadSHA256: pl.digest,
+		Requires:      deps.requires,
+		Provides:      deps.provides,
+		Files:         len(files),
+		InstalledSize: installed,
+		HeaderStart:   int64(len(ld) + len(sig)),
+		HeaderEnd:     int64(len(ld) + len(sig) + len(hdr)),
+	}, nil
+}
+
+func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
