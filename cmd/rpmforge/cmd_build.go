@@ -16,6 +16,7 @@ import (
 
 	"github.com/rpmforge/rpmforge/pkg/build"
 	"github.com/rpmforge/rpmforge/pkg/config"
+	"github.com/rpmforge/rpmforge/pkg/rpm"
 )
 
 type buildOptions struct {
@@ -24,6 +25,7 @@ type buildOptions struct {
 	release string
 	json    bool
 	quiet   bool
+	signKey string
 }
 
 func buildCommand() *cli.Command {
@@ -35,6 +37,7 @@ func buildCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output directory (default: dist/ beside the config)"},
 			&cli.StringFlag{Name: "release", Usage: "RPM release (default: $BUILD_NUMBER, then package.release)"},
 			&cli.BoolFlag{Name: "json", Usage: "print a machine-readable result on stdout"},
+			&cli.StringFlag{Name: "sign-key", Usage: "sign the package with the private key in `FILE` (default: $" + envSigningKey + " if set; passphrase from $" + envPassphrase + ")"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -43,6 +46,7 @@ func buildCommand() *cli.Command {
 			return runBuild(c.Context, buildOptions{
 				config: c.String("config"), output: c.String("output"), release: c.String("release"),
 				json: c.Bool("json"), quiet: c.Bool("quiet") || c.Bool("json"),
+				signKey: c.String("sign-key"),
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -77,11 +81,19 @@ func runBuild(ctx context.Context, opts buildOptions, stdout, stderr io.Writer) 
 	if err != nil {
 		return usageError{err}
 	}
+	// A bad key fails before anything is built.
+	var signer rpm.Signer
+	if k, err := loadSigningKey(opts.signKey, ""); err != nil {
+		return err
+	} else if k != nil {
+		signer = k
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	prog := newProgress(stderr, opts.quiet)
 	res, err := build.Run(ctx, cfg, build.Options{
 		OutputDir: opts.output, Release: release, SourceDateEpoch: sde, Progress: prog,
+		Signer: signer,
 	})
 	prog.Done()
 	if err != nil {

@@ -70,6 +70,9 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			initCommand(),
 			buildCommand(),
+			keyCommand(),
+			signCommand(),
+			verifyCommand(),
 		},
 		OnUsageError:    onUsage,
 		HideHelpCommand: true,
