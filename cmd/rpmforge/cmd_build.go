@@ -93,7 +93,7 @@ func runBuild(ctx context.Context, opts buildOptions, stdout, stderr io.Writer) 
 	prog := newProgress(stderr, opts.quiet)
 	res, err := build.Run(ctx, cfg, build.Options{
 		OutputDir: opts.output, Release: release, SourceDateEpoch: sde, Progress: prog,
-		Signer: signer,
+		Signer: signer, ToolVersion: version,
 	})
 	prog.Done()
 	if err != nil {

@@ -73,6 +73,7 @@ func newApp() *cli.App {
 			keyCommand(),
 			signCommand(),
 			verifyCommand(),
+			inventoryCommand(),
 		},
 		OnUsageError:    onUsage,
 		HideHelpCommand: true,

@@ -16,13 +16,16 @@ import (
 	"github.com/rpmforge/rpmforge/pkg/payload"
 	"github.com/rpmforge/rpmforge/pkg/pydist"
 	"github.com/rpmforge/rpmforge/pkg/rpm"
+	"github.com/rpmforge/rpmforge/pkg/sbom"
 	"github.com/rpmforge/rpmforge/pkg/scan"
 	"github.com/rpmforge/rpmforge/pkg/service"
+	"github.com/rpmforge/rpmforge/pkg/venv"
 )
 
 type assembled struct {
 	entries []rpm.Entry
 	guard   *payload.Guard
+	sboms   map[sbom.Format][]byte // also written beside the RPM
 }
 
 // payload gathers every file of the package and completes b.md with what
@@ -72,17 +75,27 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 	var vfiles []scan.File
 	var reloc map[string][]byte
 	err = b.step("relocate", func() error {
-		r, err := v.Relocate(prefix + "/venv")
-		if err != nil {
-			return fmt.Errorf("build: %w", err)
-		}
-		reloc = r.Overrides
+		// Relocate reads every file; the walk only stats them. They are
+		// independent, so they run at once (the walk is single-threaded).
+		var r *venv.Relocation
+		var rerr error
+		relocated := make(chan struct{})
+		go func() {
+			defer close(relocated)
+			r, rerr = v.Relocate(prefix + "/venv")
+		}()
 		home := v.Cfg["home"]
+		var err error
 		vfiles, err = scan.Walk(v.Dir, scan.Options{AllowAbsLink: func(rel, target string) bool {
 			// bin/python* -> the base interpreter the venv was made with
 			return strings.HasPrefix(rel, "bin/python") && (target == v.Python || filepath.Dir(target) == filepath.Clean(home)) &&
 				strings.HasPrefix(filepath.Base(target), "python")
 		}})
+		<-relocated
+		if rerr != nil {
+			return fmt.Errorf("build: %w", rerr)
+		}
+		reloc = r.Overrides
 		if err != nil {
 			return fmt.Errorf("build: venv.path: %w", err)
 		}
@@ -146,7 +159,12 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 	if err := b.step("deps", func() error { return b.deps(vfiles, reloc) }); err != nil {
 		return nil, err
 	}
-	return &assembled{entries: pl.Entries(), guard: guard}, nil
+	var sboms map[sbom.Format][]byte
+	err = b.step("sbom", func() (err error) { sboms, err = b.addSBOM(pl, reloc); return err })
+	if err != nil {
+		return nil, err
+	}
+	return &assembled{entries: pl.Entries(), guard: guard, sboms: sboms}, nil
 }
 
 func (b *builder) outputDir() string {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rpmforge/rpmforge/pkg/config"
@@ -26,6 +27,8 @@ type Options struct {
 	Signer          rpm.Signer
 	Progress        Progress
 	TempDir         string
+	// ToolVersion is rpmforge's version, recorded in the SBOM.
+	ToolVersion string
 }
 
 // Progress receives step names and byte counts; nil is silent.
@@ -55,6 +58,7 @@ type Result struct {
 	Provides []string       `json:"provides"`
 	Steps    map[string]int `json:"step_ms"`
 	Signed   bool           `json:"signed"`
+	SBOM     []string       `json:"sbom"` // the SBOMs written beside the RPM
 }
 
 // Run builds the package described by cfg (defaults applied and validated).
@@ -259,13 +263,17 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 	if err := os.Chmod(f.Name(), 0o644); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
+	sboms, err := writeSBOMs(out, strings.TrimSuffix(name, ".rpm"), pl.sboms)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.Rename(f.Name(), final); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	ok = true
 	r := &Result{
 		Path: final, Name: b.md.Name, Epoch: b.md.Epoch, Version: b.md.Version, Release: b.md.Release, Arch: b.md.Arch,
-		Size: res.Size, SHA256: res.SHA256, Files: res.Files, Steps: b.steps, Signed: b.opt.Signer != nil,
+		Size: res.Size, SHA256: res.SHA256, Files: res.Files, Steps: b.steps, Signed: b.opt.Signer != nil, SBOM: sboms,
 	}
 	r.NEVRA = fmt.Sprintf("%s-%s.%s", r.Name, evr(r.Epoch, r.Version, r.Release), r.Arch)
 	seen := map[string]bool{}
