@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 	rpmutils "github.com/sassoftware/go-rpmutils"
 	"github.com/urfave/cli/v2"
 
+	"github.com/rpmforge/rpmforge/pkg/channel"
 	"github.com/rpmforge/rpmforge/pkg/inventory"
+	"github.com/rpmforge/rpmforge/pkg/inventory/chancat"
 	"github.com/rpmforge/rpmforge/pkg/inventory/export"
 	"github.com/rpmforge/rpmforge/pkg/inventory/rpmdb"
 	"github.com/rpmforge/rpmforge/pkg/inventory/rpmdir"
@@ -134,6 +137,7 @@ func inventoryHostsCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "hosts", Usage: "hosts.toml: address, channel, owner... of each host (`FILE`)"},
 			&cli.StringSliceFlag{Name: "rpms", Usage: "published RPMs of a channel: `[CHANNEL=]DIR` (repeatable)"},
+			&cli.StringFlag{Name: "root", Usage: "repository root whose channels hosts are compared with (`DIR`, instead of --rpms)"},
 			&cli.StringFlag{Name: "format", Value: "csv", Usage: "`FORMAT`: " + strings.Join(inventoryHostFormats, ", ")},
 			&cli.StringFlag{Name: "granularity", Value: "application", Usage: "csv and fedramp-csv rows: `application` or python (one per Python component)"},
 			&cli.StringFlag{Name: "eol", Usage: "end-of-life table (`FILE`, TOML or CSV) for the End-of-Life column"},
@@ -149,7 +153,7 @@ func inventoryHostsCommand() *cli.Command {
 				return usagef("inventory hosts needs at least one dump or rpm database")
 			}
 			return runInventoryHosts(inventoryHostsOptions{
-				hosts: c.String("hosts"), rpms: c.StringSlice("rpms"), format: c.String("format"),
+				hosts: c.String("hosts"), rpms: c.StringSlice("rpms"), root: c.String("root"), format: c.String("format"),
 				granularity: c.String("granularity"), eol: c.String("eol"), all: c.Bool("all"), output: c.String("output"),
 				inputs: args,
 			}, c.App.Writer, c.App.ErrWriter)
@@ -158,9 +162,9 @@ func inventoryHostsCommand() *cli.Command {
 }
 
 type inventoryHostsOptions struct {
-	hosts, format, granularity, eol, output string
-	rpms, inputs                            []string
-	all                                     bool
+	hosts, format, granularity, eol, output, root string
+	rpms, inputs                                  []string
+	all                                           bool
 }
 
 func runInventoryHosts(opt inventoryHostsOptions, stdout, stderr io.Writer) error {
@@ -171,7 +175,7 @@ func runInventoryHosts(opt inventoryHostsOptions, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{fmt.Errorf("--granularity: %w", err)}
 	}
-	cat, err := inventoryCatalog(opt.rpms)
+	cat, err := inventoryCatalog(opt.rpms, opt.root, "", 0)
 	if err != nil {
 		return err
 	}
@@ -193,11 +197,7 @@ func runInventoryHosts(opt inventoryHostsOptions, stdout, stderr io.Writer) erro
 		}
 		data = append(data, d)
 	}
-	var c inventory.Catalog
-	if cat != nil {
-		c = cat
-	}
-	rep, err := inventory.Analyze(hosts, data, c, inventory.Options{All: opt.all})
+	rep, err := inventory.Analyze(hosts, data, cat, inventory.Options{All: opt.all})
 	if err != nil {
 		return err
 	}
@@ -226,10 +226,23 @@ func runInventoryHosts(opt inventoryHostsOptions, stdout, stderr io.Writer) erro
 	return writeInventoryOutput(opt.output, buf.Bytes(), stdout)
 }
 
-// inventoryCatalog is where published packages come from. Today: --rpms
-// directories; the channel root (snapshots, promotion history) plugs in
-// here when channels exist.
-func inventoryCatalog(specs []string) (*rpmdir.Catalog, error) {
+// inventoryCatalog is where published packages come from: a channel root
+// (snapshots, promotion history; at a past revision with at > 0), or
+// --rpms directories. Nil when neither is given.
+func inventoryCatalog(specs []string, root, only string, at int) (inventory.Catalog, error) {
+	if root != "" {
+		if len(specs) > 0 {
+			return nil, usagef("give --root or --rpms, not both")
+		}
+		r, err := channel.Open(root, channel.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return chancat.New(context.Background(), r, only, at)
+	}
+	if only != "" || at != 0 {
+		return nil, usagef("--channel and --at need --root")
+	}
 	if len(specs) == 0 {
 		return nil, nil
 	}
@@ -306,7 +319,10 @@ func inventoryRepoCommand() *cli.Command {
 		Name:  "repo",
 		Usage: "list published packages: NEVRA, digests, signing key, build time, commit, licence, Python components",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "rpms", Usage: "directory of RPMs (`DIR`, repeatable)"},
+			&cli.StringFlag{Name: "root", Usage: "repository root (`DIR`): one row per package per channel"},
+			&cli.StringFlag{Name: "channel", Usage: "only this `CHANNEL` of --root"},
+			&cli.IntFlag{Name: "at", Usage: "the baseline as it was at `REVISION` of --channel"},
+			&cli.StringSliceFlag{Name: "rpms", Usage: "directory of RPMs (`DIR`, repeatable), instead of --root"},
 			&cli.StringFlag{Name: "format", Value: "csv", Usage: "`csv`, json or html"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
 		},
@@ -316,27 +332,27 @@ func inventoryRepoCommand() *cli.Command {
 				return err
 			}
 			if len(args) > 0 {
-				return usagef("inventory repo takes no arguments; use --rpms DIR")
+				return usagef("inventory repo takes no arguments; use --root DIR or --rpms DIR")
 			}
-			if len(c.StringSlice("rpms")) == 0 {
-				return usagef("inventory repo needs --rpms DIR")
+			if len(c.StringSlice("rpms")) == 0 && c.String("root") == "" {
+				return usagef("inventory repo needs --root DIR (a channel root) or --rpms DIR")
 			}
-			return runInventoryRepo(c.StringSlice("rpms"), c.String("format"), c.String("output"), c.App.Writer)
+			cat, err := inventoryCatalog(c.StringSlice("rpms"), c.String("root"), c.String("channel"), c.Int("at"))
+			if err != nil {
+				return err
+			}
+			return runInventoryRepo(cat, c.String("format"), c.String("output"), c.App.Writer)
 		},
 	}
 }
 
-func runInventoryRepo(dirs []string, format, output string, stdout io.Writer) error {
+func runInventoryRepo(cat inventory.Catalog, format, output string, stdout io.Writer) error {
 	if !inventoryHas([]string{"csv", "json", "html"}, format) {
 		return usagef("--format %q: want csv, json or html", format)
 	}
 	var pkgs []inventory.PublishedPackage
-	for _, spec := range dirs {
-		_, dir, err := rpmdir.ParseSpec(spec)
-		if err != nil {
-			return usageError{fmt.Errorf("--rpms: %w", err)}
-		}
-		p, err := rpmdir.ReadDir(dir)
+	for _, ch := range cat.Channels() {
+		p, err := cat.Packages(ch)
 		if err != nil {
 			return err
 		}

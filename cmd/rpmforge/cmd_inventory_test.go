@@ -173,10 +173,10 @@ func TestInventoryRepo(t *testing.T) {
 		t.Fatalf("exit %d %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 6 || !strings.HasPrefix(lines[0], "nevra,name,epoch,version,release,arch,sha256,sigmd5,sha256header,signing_key,build_time,commit") {
+	if len(lines) != 6 || !strings.HasPrefix(lines[0], "channel,nevra,name,epoch,version,release,arch,sha256,sigmd5,sha256header,signing_key,build_time,commit") {
 		t.Fatalf("%s", out)
 	}
-	if !strings.Contains(out, "mysite-app-1:1.2.3-1.el9.x86_64,mysite-app,1,1.2.3,1.el9,x86_64,e3ca8940b7c8c95cff3b28762ae3d48dfdd3f752c5a97595b0692ce8cd5d7a94,33f54a60f13561288c7e450c0c6c248a,c67f00d020ee8abc838769f468e47a218a0e04c6ae8cdfe92b8c99896aebcdef,00dff9487b320186,") {
+	if !strings.Contains(out, "rpms,mysite-app-1:1.2.3-1.el9.x86_64,mysite-app,1,1.2.3,1.el9,x86_64,e3ca8940b7c8c95cff3b28762ae3d48dfdd3f752c5a97595b0692ce8cd5d7a94,33f54a60f13561288c7e450c0c6c248a,c67f00d020ee8abc838769f468e47a218a0e04c6ae8cdfe92b8c99896aebcdef,00dff9487b320186,") {
 		t.Errorf("mysite-app 1.2.3 row:\n%s", out)
 	}
 	for _, f := range []string{"json", "html"} {

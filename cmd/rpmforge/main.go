@@ -74,6 +74,8 @@ func newApp() *cli.App {
 			signCommand(),
 			verifyCommand(),
 			inventoryCommand(),
+			repoCommand(),
+			serveCommand(),
 		},
 		OnUsageError:    onUsage,
 		HideHelpCommand: true,

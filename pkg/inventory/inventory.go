@@ -79,6 +79,8 @@ type Component struct {
 
 // PublishedPackage is one RPM a channel offers.
 type PublishedPackage struct {
+	// Channel is the channel publishing the package ("" for a plain directory).
+	Channel string
 	Name    string
 	Epoch   int
 	Version string

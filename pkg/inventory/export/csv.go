@@ -83,8 +83,8 @@ func CSV(w io.Writer, rep *inventory.Report, g Granularity, meta Meta) error {
 }
 
 // RepoColumns are the columns of RepoCSV.
-var RepoColumns = []string{"nevra", "name", "epoch", "version", "release", "arch", "sha256", "sigmd5", "sha256header",
-	"signing_key", "build_time", "commit", "vcs", "license", "vendor", "summary", "path", "components"}
+var RepoColumns = []string{"channel", "nevra", "name", "epoch", "version", "release", "arch", "sha256", "sigmd5", "sha256header",
+	"signing_key", "build_time", "commit", "vcs", "license", "vendor", "summary", "path", "published_at", "promoted_from", "components"}
 
 // RepoCSV writes one row per published package.
 func RepoCSV(w io.Writer, pkgs []inventory.PublishedPackage) error {
@@ -93,9 +93,9 @@ func RepoCSV(w io.Writer, pkgs []inventory.PublishedPackage) error {
 		return err
 	}
 	for _, p := range pkgs {
-		if err := cw.Write([]string{p.NEVRA(), p.Name, strconv.Itoa(p.Epoch), p.Version, p.Release, p.Arch, p.SHA256, p.SIGMD5,
+		if err := cw.Write([]string{p.Channel, p.NEVRA(), p.Name, strconv.Itoa(p.Epoch), p.Version, p.Release, p.Arch, p.SHA256, p.SIGMD5,
 			p.SHA256Header, p.SigningKey, timeText(p.BuildTime), p.Commit(), p.VCS, p.License, p.Vendor, p.Summary, p.Path,
-			componentList(p.Components)}); err != nil {
+			timeText(p.PublishedAt), p.PromotedFrom, componentList(p.Components)}); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
 	}

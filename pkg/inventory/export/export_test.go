@@ -267,7 +267,7 @@ func TestRepo(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := readCSV(t, buf.Bytes())
-	if len(recs) != 6 || recs[0][0] != "nevra" {
+	if len(recs) != 6 || recs[0][0] != "channel" || recs[0][1] != "nevra" {
 		t.Fatalf("%q", recs)
 	}
 	f.golden(t, "repo.csv", buf.Bytes())

@@ -190,7 +190,22 @@ func HTML(w io.Writer, rep *inventory.Report, meta Meta) error {
 func RepoHTML(w io.Writer, pkgs []inventory.PublishedPackage, meta Meta) error {
 	pg := newPage(meta, nil)
 	pg.IsRepo = true
-	pg.Channels = []htmlChannel{{Name: "packages", Packages: htmlPackages(pkgs)}}
+	// One table per channel, in the order the packages come (channel order).
+	var order []string
+	byChannel := map[string][]inventory.PublishedPackage{}
+	for _, p := range pkgs {
+		name := p.Channel
+		if name == "" {
+			name = "packages"
+		}
+		if _, ok := byChannel[name]; !ok {
+			order = append(order, name)
+		}
+		byChannel[name] = append(byChannel[name], p)
+	}
+	for _, name := range order {
+		pg.Channels = append(pg.Channels, htmlChannel{Name: name, Packages: htmlPackages(byChannel[name])})
+	}
 	comps := componentIndex{}
 	for _, p := range pkgs {
 		for _, c := range p.Components {

@@ -71,6 +71,7 @@ type jsonChannel struct {
 }
 
 type jsonPackage struct {
+	Channel      string                `json:"channel,omitempty"`
 	NEVRA        string                `json:"nevra"`
 	Name         string                `json:"name"`
 	Epoch        int                   `json:"epoch"`
@@ -99,7 +100,7 @@ func packageJSON(p inventory.PublishedPackage) jsonPackage {
 		comps = []inventory.Component{}
 	}
 	return jsonPackage{
-		NEVRA: p.NEVRA(), Name: p.Name, Epoch: p.Epoch, Version: p.Version, Release: p.Release, Arch: p.Arch,
+		Channel: p.Channel, NEVRA: p.NEVRA(), Name: p.Name, Epoch: p.Epoch, Version: p.Version, Release: p.Release, Arch: p.Arch,
 		Summary: p.Summary, SHA256: p.SHA256, SIGMD5: p.SIGMD5, SHA256Header: p.SHA256Header, SigningKey: p.SigningKey,
 		BuildTime: timeText(p.BuildTime), VCS: p.VCS, Commit: p.Commit(), License: p.License, Vendor: p.Vendor,
 		Path: p.Path, PublishedAt: timeText(p.PublishedAt), PromotedFrom: p.PromotedFrom, Components: comps,

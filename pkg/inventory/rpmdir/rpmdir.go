@@ -72,6 +72,9 @@ func (c *Catalog) Packages(channel string) ([]inventory.PublishedPackage, error)
 	if err != nil {
 		return nil, err
 	}
+	for i := range pkgs {
+		pkgs[i].Channel = channel
+	}
 	c.cache[channel] = pkgs
 	return pkgs, nil
 }

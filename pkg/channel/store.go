@@ -1,0 +1,459 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Store holds a repository root: the pool, each channel's published tree
+// and the history, as slash-separated names relative to the root.
+//
+// DirStore keeps a root in a local directory. An object store (s3://) can
+// implement Link as a server-side copy and Lock with a conditional write;
+// repo.Publish still needs LocalDir, a local view of the channel's package
+// files (see docs/channels.md).
+type Store interface {
+	// WriteFile stores what r yields under name, atomically (readers see
+	// the old content or the new) and durably when it returns.
+	WriteFile(ctx context.Context, name string, r io.Reader) error
+	// Sync makes everything written so far durable.
+	Sync(ctx context.Context) error
+	// Open opens a stored file; the error wraps fs.ErrNotExist if there
+	// is none.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Stat returns a stored file's size; the error wraps fs.ErrNotExist if
+	// there is none.
+	Stat(ctx context.Context, name string) (int64, error)
+	// List returns the names of the files directly in directory dir
+	// (none if it does not exist).
+	List(ctx context.Context, dir string) ([]string, error)
+	// Remove deletes a file; removing a missing file is not an error.
+	Remove(ctx context.Context, name string) error
+	// Link makes name (a package of a channel) refer to the pool object
+	// poolName: the same bytes, replacing what name held, atomically.
+	Link(ctx context.Context, poolName, name string) error
+	// Ingest moves the local file at localPath into the store as name (a
+	// pool object), durably. localPath is in TempDir.
+	Ingest(ctx context.Context, localPath, name string) error
+	// Lock takes the root's lock, exclusive for changes, shared for
+	// reads, waiting unless noWait (then the error wraps ErrLocked).
+	Lock(ctx context.Context, exclusive, noWait bool) (unlock func(), err error)
+	// LocalDir is the local directory holding the tree under name (a
+	// channel), which repo.Publish scans for packages.
+	LocalDir(name string) (string, error)
+	// TempDir is a local directory for files being verified before they
+	// are ingested.
+	TempDir() (string, error)
+}
+
+// ErrLocked is wrapped by errors of operations that did not wait for
+// another one holding the root's lock.
+var ErrLocked = errors.New("the repository root is locked by another rpmforge")
+
+// stateDir holds what clients never see: the lock, the history, the
+// package sets, the pool index and pkg/repo's publish caches. It is hidden,
+// and rpmforge serve refuses hidden names.
+const stateDir = ".rpmforge"
+
+// tmpPrefix starts temporary files' names (hidden: neither published nor
+// served).
+const tmpPrefix = ".rpmforge-tmp-"
+
+// DirStore is a Store in a local directory. Writes go to a temporary file
+// in the target directory, which is synced, renamed into place, and the
+// directory synced (restic's durable write).
+type DirStore struct {
+	Root string
+	// Mode is how channel packages refer to pool objects; default
+	// Hardlink, which falls back to a copy across filesystems.
+	Mode LinkMode
+	// NoSync skips fsync (tests and benchmarks only).
+	NoSync bool
+}
+
+// NewDirStore returns a DirStore for the directory root.
+func NewDirStore(root string, mode LinkMode, noSync bool) *DirStore {
+	return &DirStore{Root: root, Mode: mode, NoSync: noSync}
+}
+
+func (d *DirStore) local(name string) (string, error) {
+	if name == "" || path.IsAbs(name) || path.Clean(name) != name || name == ".." || strings.HasPrefix(name, "../") {
+		return "", fmt.Errorf("channel: bad file name %q", name)
+	}
+	return filepath.Join(d.Root, filepath.FromSlash(name)), nil
+}
+
+// WriteFile implements Store.
+func (d *DirStore) WriteFile(ctx context.Context, name string, r io.Reader) (err error) {
+	p, err := d.local(name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(p)+"-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if !d.NoSync {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("writing %s: %w", p, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	return d.syncDir(dir)
+}
+
+// Sync implements Store: every write is durable already.
+func (d *DirStore) Sync(context.Context) error { return nil }
+
+// Open implements Store.
+func (d *DirStore) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	p, err := d.local(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// Stat implements Store.
+func (d *DirStore) Stat(_ context.Context, name string) (int64, error) {
+	p, err := d.local(name)
+	if err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// Remove implements Store.
+func (d *DirStore) Remove(_ context.Context, name string) error {
+	p, err := d.local(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// List implements Store; symlinks are listed too (channel packages in
+// symlink mode).
+func (d *DirStore) List(_ context.Context, dir string) ([]string, error) {
+	p, err := d.local(dir)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if t := e.Type(); t.IsRegular() || t&fs.ModeSymlink != 0 {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// ctxReader stops a copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Link implements Store.
+func (d *DirStore) Link(_ context.Context, poolName, name string) error {
+	src, err := d.local(poolName)
+	if err != nil {
+		return err
+	}
+	dst, err := d.local(name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, tmpPrefix+filepath.Base(dst)+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	switch d.Mode {
+	case Symlink:
+		rel, err := filepath.Rel(dir, src)
+		if err != nil {
+			return err
+		}
+		err = os.Symlink(rel, tmp)
+		if err != nil {
+			return fmt.Errorf("linking %s to the pool: %w", dst, err)
+		}
+	case Copy:
+		if err := copyFile(src, tmp, d.NoSync); err != nil {
+			return fmt.Errorf("copying %s to %s: %w", src, dst, err)
+		}
+	default:
+		if err := os.Link(src, tmp); err != nil {
+			if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
+				return fmt.Errorf("linking %s to the pool: %w", dst, err)
+			}
+			// Another filesystem, or no hard links here: copy.
+			if err := copyFile(src, tmp, d.NoSync); err != nil {
+				return fmt.Errorf("copying %s to %s: %w", src, dst, err)
+			}
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return d.syncDir(dir)
+}
+
+func (d *DirStore) syncDir(dir string) error {
+	if d.NoSync {
+		return nil
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string, noSync bool) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(dst)
+		}
+	}()
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	if st, err := in.Stat(); err == nil {
+		// The copy's mtime is the pool file's: primary.xml's time file
+		// then agrees between channels.
+		defer os.Chtimes(dst, st.ModTime(), st.ModTime())
+	}
+	if !noSync {
+		if err := out.Sync(); err != nil {
+			return err
+		}
+	}
+	return out.Close()
+}
+
+// Ingest implements Store: the file is synced and renamed into place.
+func (d *DirStore) Ingest(ctx context.Context, localPath, name string) error {
+	dst, err := d.local(name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if !d.NoSync {
+		f, err := os.Open(localPath)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("syncing %s: %w", localPath, err)
+		}
+	}
+	if err := os.Chmod(localPath, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(localPath, dst); err != nil {
+		if !errors.Is(err, syscall.EXDEV) {
+			return err
+		}
+		f, err := os.Open(localPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := d.WriteFile(ctx, name, f); err != nil {
+			return err
+		}
+		return os.Remove(localPath)
+	}
+	return d.syncDir(dir)
+}
+
+// LocalDir implements Store.
+func (d *DirStore) LocalDir(name string) (string, error) { return d.local(name) }
+
+// TempDir implements Store: under the root, so that Ingest is a rename.
+func (d *DirStore) TempDir() (string, error) {
+	p := filepath.Join(d.Root, stateDir, "tmp")
+	return p, os.MkdirAll(p, 0o755)
+}
+
+// Lock implements Store with flock(2) on .rpmforge/lock: the lock goes
+// away with the process, so a killed rpmforge never leaves it behind.
+func (d *DirStore) Lock(ctx context.Context, exclusive, noWait bool) (func(), error) {
+	dir := filepath.Join(d.Root, stateDir)
+	if !exclusive {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			// Nothing to read yet, and a reader creates nothing.
+			return func() {}, nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("channel: %w", err)
+	}
+	p := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("channel: %w", err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("channel: locking %s: %w", p, err)
+		}
+		if noWait {
+			holder := lockHolder(f)
+			f.Close()
+			return nil, fmt.Errorf("channel: %w (%s holds %s; retry later or drop --no-wait)", ErrLocked, holder, p)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("channel: waiting for the lock %s: %w", p, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if exclusive {
+		f.Truncate(0)
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() {
+		if exclusive {
+			f.Truncate(0)
+		}
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func lockHolder(f *os.File) string {
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	if pid := string(bytes.TrimSpace(b[:n])); pid != "" {
+		return "process " + pid
+	}
+	return "another process"
+}
+
+// prefixStorage is the repo.Storage of one channel's tree inside a Store.
+type prefixStorage struct {
+	s      Store
+	prefix string // "prod/"
+}
+
+func (p prefixStorage) WriteFile(ctx context.Context, name string, r io.Reader) error {
+	return p.s.WriteFile(ctx, p.prefix+name, r)
+}
+
+func (p prefixStorage) Sync(ctx context.Context) error { return p.s.Sync(ctx) }
+
+func (p prefixStorage) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	return p.s.Open(ctx, p.prefix+name)
+}
+
+func (p prefixStorage) Stat(ctx context.Context, name string) (int64, error) {
+	return p.s.Stat(ctx, p.prefix+name)
+}
+
+func (p prefixStorage) List(ctx context.Context, dir string) ([]string, error) {
+	return p.s.List(ctx, p.prefix+dir)
+}
+
+func (p prefixStorage) Remove(ctx context.Context, name string) error {
+	return p.s.Remove(ctx, p.prefix+name)
+}
+
+// readFile reads a whole stored file.
+func readFile(ctx context.Context, s Store, name string) ([]byte, error) {
+	rc, err := s.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}

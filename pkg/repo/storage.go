@@ -1,0 +1,210 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Storage is where a repository's published files live. Publish writes
+// metadata files under unique names first and repodata/repomd.xml last, so
+// any Storage whose WriteFile replaces a file atomically (a local
+// directory, an object store) serves a consistent repository at every
+// moment. Names are slash-separated and relative to the repository root.
+type Storage interface {
+	// WriteFile stores what r yields under name: readers see the old
+	// content or the new, never a part. It may be called concurrently.
+	WriteFile(ctx context.Context, name string, r io.Reader) error
+	// Sync makes the files written so far durable: Publish calls it
+	// before it replaces repomd.xml, and after.
+	Sync(ctx context.Context) error
+	// Open opens a stored file; the error wraps fs.ErrNotExist if there
+	// is none.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Stat returns a stored file's size; the error wraps fs.ErrNotExist if
+	// there is none.
+	Stat(ctx context.Context, name string) (int64, error)
+	// List returns the names of the files directly in directory dir.
+	List(ctx context.Context, dir string) ([]string, error)
+	// Remove deletes a file; removing a missing file is not an error.
+	Remove(ctx context.Context, name string) error
+}
+
+// DirStorage is a Storage in a local directory. Writes go to a temporary
+// file in the target directory, which is synced and renamed into place;
+// Sync then syncs the directories (restic's durable write, with the
+// directory syncs batched).
+type DirStorage struct {
+	Root string
+	// NoSync skips fsync (for tests and throw-away repositories).
+	NoSync bool
+
+	mu    sync.Mutex
+	dirty map[string]bool // directories with renames not yet synced
+}
+
+// tmpPrefix starts the names of temporary files; Publish removes leftovers
+// of killed runs (it holds the repository lock).
+const tmpPrefix = ".rpmforge-tmp-"
+
+func (d *DirStorage) path(name string) (string, error) {
+	if name == "" || path.IsAbs(name) || path.Clean(name) != name || strings.HasPrefix(name, "../") || name == ".." {
+		return "", fmt.Errorf("repo: storage: bad file name %q", name)
+	}
+	return filepath.Join(d.Root, filepath.FromSlash(name)), nil
+}
+
+// WriteFile implements Storage.
+func (d *DirStorage) WriteFile(ctx context.Context, name string, r io.Reader) (err error) {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(p)+"-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	buf := getCopyBuf()
+	_, err = io.CopyBuffer(tmp, ctxReader{ctx, r}, *buf)
+	putCopyBuf(buf)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if !d.NoSync {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("writing %s: %w", p, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if d.dirty == nil {
+		d.dirty = map[string]bool{}
+	}
+	d.dirty[dir] = true
+	d.mu.Unlock()
+	return nil
+}
+
+// Sync implements Storage: it syncs the directories files were renamed
+// into (each file was synced before its rename).
+func (d *DirStorage) Sync(context.Context) error {
+	d.mu.Lock()
+	dirs := d.dirty
+	d.dirty = nil
+	d.mu.Unlock()
+	if d.NoSync {
+		return nil
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Open implements Storage.
+func (d *DirStorage) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	p, err := d.path(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// Stat implements Storage.
+func (d *DirStorage) Stat(_ context.Context, name string) (int64, error) {
+	p, err := d.path(name)
+	if err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// List implements Storage.
+func (d *DirStorage) List(_ context.Context, dir string) ([]string, error) {
+	p, err := d.path(dir)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// Remove implements Storage.
+func (d *DirStorage) Remove(_ context.Context, name string) error {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// ctxReader stops a copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
