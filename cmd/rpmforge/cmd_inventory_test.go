@@ -267,3 +267,76 @@ func TestE2EInventorySBOM(t *testing.T) {
 		}
 	}
 }
+
+// TestInventoryChannelRoot: inventories read a channel root — what each
+// channel publishes (now and at a past revision, with when and from where
+// each package came) and hosts' drift against their channel.
+func TestInventoryChannelRoot(t *testing.T) {
+	s := inventorytest.New(t, t.TempDir())
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "rpmforge-channels.toml"), []byte("channels = [\"qa\", \"web\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	web := s.Channels["web"]
+	for _, step := range [][]string{
+		{"repo", "add", "--root", root, "--channel", "qa", "--allow-unsigned", "-q", filepath.Join(web, "webshop-2.0.0-1.noarch.rpm")},
+		{"repo", "promote", "--root", root, "--from", "qa", "--to", "web", "--allow-unsigned", "-q", "webshop"},
+		{"repo", "add", "--root", root, "--channel", "qa", "--allow-unsigned", "-q", filepath.Join(web, "webshop-2.1.0-1.noarch.rpm")},
+		{"repo", "promote", "--root", root, "--from", "qa", "--to", "web", "--allow-unsigned", "-q", "webshop"},
+	} {
+		if _, errOut, code := forgeInProcess(t, nil, step...); code != 0 {
+			t.Fatalf("%v: exit %d %s", step, code, errOut)
+		}
+	}
+	out, errOut, code := forgeInProcess(t, nil, "inventory", "repo", "--root", root, "--format", "json")
+	if code != 0 {
+		t.Fatalf("inventory repo: exit %d %s", code, errOut)
+	}
+	var repo struct {
+		Packages []struct {
+			Channel      string `json:"channel"`
+			NEVRA        string `json:"nevra"`
+			PromotedFrom string `json:"promoted_from"`
+			PublishedAt  string `json:"published_at"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &repo); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, p := range repo.Packages {
+		got = append(got, p.Channel+":"+p.NEVRA+"<"+p.PromotedFrom)
+		if p.PublishedAt == "" {
+			t.Errorf("%s in %s: no published time", p.NEVRA, p.Channel)
+		}
+	}
+	want := "qa:webshop-2.0.0-1.noarch<,qa:webshop-2.1.0-1.noarch<,web:webshop-2.0.0-1.noarch<qa,web:webshop-2.1.0-1.noarch<qa"
+	if strings.Join(got, ",") != want {
+		t.Errorf("inventory repo --root:\ngot  %s\nwant %s", strings.Join(got, ","), want)
+	}
+	// The baseline of web at its first revision.
+	out, _, code = forgeInProcess(t, nil, "inventory", "repo", "--root", root, "--channel", "web", "--at", "1")
+	if code != 0 || !strings.Contains(out, "web,webshop-2.0.0-1.noarch,") || strings.Contains(out, "2.1.0") {
+		t.Errorf("--at 1: exit %d\n%s", code, out)
+	}
+	// Hosts against the root: web1 runs 2.0.0 (behind), web2 2.1.0 (current).
+	var dumps []string
+	for _, in := range s.Inputs {
+		if strings.Contains(filepath.Base(in), "web") {
+			dumps = append(dumps, in)
+		}
+	}
+	args := append([]string{"inventory", "hosts", "--root", root, "--hosts", s.Hosts, "--format", "csv"}, dumps...)
+	out, errOut, code = forgeInProcess(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("inventory hosts --root: exit %d %s", code, errOut)
+	}
+	for _, want := range []string{"web1.example.com", "web2.example.com", "behind", "current"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hosts csv lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, code := forgeInProcess(t, nil, "inventory", "repo", "--root", root, "--rpms", web); code != exitUsage {
+		t.Errorf("--root with --rpms: exit %d, want %d", code, exitUsage)
+	}
+}
