@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	rpmutils "github.com/sassoftware/go-rpmutils"
+	"github.com/rpmforge/rpmforge/pkg/rpmver"
 )
 
 // Installed is one package installed on a host.
@@ -56,16 +56,7 @@ func FormatEVR(epoch int, version, release string) string {
 
 // CompareEVR orders two EVRs as rpm does (rpmvercmp on each part).
 func CompareEVR(e1 int, v1, r1 string, e2 int, v2, r2 string) int {
-	switch {
-	case e1 < e2:
-		return -1
-	case e1 > e2:
-		return 1
-	}
-	if c := rpmutils.Vercmp(v1, v2); c != 0 {
-		return c
-	}
-	return rpmutils.Vercmp(r1, r2)
+	return rpmver.CompareEVR(int64(e1), v1, r1, int64(e2), v2, r2)
 }
 
 // Component is a Python distribution inside a package, from its SBOM.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rpmforge/rpmforge/pkg/rpmver"
 )
 
 // Package is one package's repodata entry: every field createrepo_c writes
@@ -596,7 +598,7 @@ func compareLibcDep(a, b string) int {
 	case db > je:
 		return 1
 	}
-	switch rpmvercmp(a[da:ie], b[db:je]) {
+	switch rpmver.Vercmp(a[da:ie], b[db:je]) {
 	case 1:
 		return 1
 	case -1:

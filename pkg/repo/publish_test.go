@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpmforge/rpmforge/pkg/rpm"
+	"github.com/rpmforge/rpmforge/pkg/rpmver"
 )
 
 // metadataFiles returns the locations repomd.xml names, by type.
@@ -395,8 +396,8 @@ func TestStrings(t *testing.T) {
 		{"1.0", "1.0", 0}, {"1.0", "1.1", -1}, {"1.10", "1.9", 1}, {"1.0~rc1", "1.0", -1},
 		{"1.0^git1", "1.0", 1}, {"1.0^git1", "1.0.1", -1}, {"a", "1", -1}, {"2.34", "2.4", 1},
 	} {
-		if got := rpmvercmp(c.a, c.b); got != c.want {
-			t.Errorf("rpmvercmp(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		if got := rpmver.Vercmp(c.a, c.b); got != c.want {
+			t.Errorf("rpmver.Vercmp(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}
 	}
 }
