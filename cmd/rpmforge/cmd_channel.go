@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rpmforge/rpmforge/pkg/channel"
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 )
 
 // channelCommands are the repo subcommands that manage a repository root
@@ -450,7 +451,7 @@ func runClientConfig(c *cli.Context) error {
 		if st, err := os.Stat(out); err == nil && st.IsDir() {
 			out = filepath.Join(out, cc.FileName)
 		}
-		if err := writeFileAtomic(out, []byte(cc.Text), 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(out, []byte(cc.Text), 0o644); err != nil {
 			return fmt.Errorf("repo client-config: %w", err)
 		}
 		fmt.Fprintf(c.App.ErrWriter, "rpmforge: wrote %s\n", out)

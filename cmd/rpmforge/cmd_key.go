@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/sign"
 )
 
@@ -109,10 +110,10 @@ func runKeyGenerate(opts keyGenerateOptions, stdout, stderr io.Writer) error {
 	if err := k.WritePublic(&pub); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(secPath, sec.Bytes(), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(secPath, sec.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("key generate: %w", err)
 	}
-	if err := writeFileAtomic(pubPath, pub.Bytes(), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(pubPath, pub.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("key generate: %w", err)
 	}
 	if opts.json {
@@ -191,39 +192,4 @@ func loadSigningKey(keyFile, passphraseFile string) (*sign.Key, error) {
 		return nil, fmt.Errorf("%w (make one with rpmforge key generate)", err)
 	}
 	return k, err
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, synced, then renamed into place.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/rpm"
 )
 
@@ -134,44 +135,9 @@ func SignRepomd(repomdPath string, k *Key) error {
 		path string
 		data []byte
 	}{{repomdPath + ".asc", sig.Bytes()}, {repomdPath + ".key", pub.Bytes()}} {
-		if err := writeAtomic(o.path, o.data, 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(o.path, o.data, 0o644); err != nil {
 			return fmt.Errorf("sign: %w", err)
 		}
-	}
-	return nil
-}
-
-// writeAtomic writes data to path through a synced temporary file in the
-// same directory renamed into place.
-func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
