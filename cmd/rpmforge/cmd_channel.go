@@ -39,6 +39,36 @@ func channelCommands() []*cli.Command {
 	with := func(fs ...cli.Flag) []cli.Flag { return append(fs, publish...) }
 	return []*cli.Command{
 		{
+			// "repo check DIR" (cmd_repo.go) checks one repository; this checks a root of channels.
+			Name:  "check-root",
+			Usage: "verify a repository root: every channel's repodata (repo check), its packages in the pool by SHA-256, history, sets, pool.json",
+			Flags: []cli.Flag{rootFlag, jsonFlag},
+			Action: func(c *cli.Context) error {
+				if err := needFlags(c, "root"); err != nil {
+					return err
+				}
+				if c.NArg() != 0 {
+					return usagef("repo check-root takes no arguments")
+				}
+				res, err := channel.CheckRoot(c.Context, c.String("root"))
+				if err != nil {
+					return fmt.Errorf("repo check-root %s: %w", c.String("root"), err)
+				}
+				if c.Bool("json") {
+					return writeJSON(c.App.Writer, res)
+				}
+				for _, cc := range res.Channels {
+					pending := ""
+					if cc.Pending {
+						pending = " (revision pending: the next change publishes it)"
+					}
+					fmt.Fprintf(c.App.Writer, "%s: OK, revision %d, repomd.xml %s, %s%s\n", cc.Channel, cc.Revision, cc.Repomd, plural(cc.Packages, "package"), pending)
+				}
+				fmt.Fprintf(c.App.Writer, "pool: OK, %s\n", plural(res.PoolObjects, "object"))
+				return nil
+			},
+		},
+		{
 			Name:      "add",
 			Usage:     "verify packages, add them to the root's pool and publish a channel with them",
 			ArgsUsage: "PKG.rpm...",
@@ -71,12 +101,16 @@ func channelCommands() []*cli.Command {
 			Flags: with(rootFlag,
 				&cli.StringFlag{Name: "from", Usage: "the source channel `NAME`"},
 				&cli.StringFlag{Name: "to", Usage: "the target channel `NAME`"},
-				&cli.StringFlag{Name: "require-key", Usage: "refuse packages not signed by the key with this `FINGERPRINT` (or long key ID)"}),
+				&cli.StringFlag{Name: "require-key", Usage: "refuse packages not signed by the key with this `FINGERPRINT` (or long key ID)"},
+				&cli.StringFlag{Name: "gate", Usage: "run `CMD` with sh -c first (such as 'rpmforge check-install ...'); promote only if it exits 0"}),
 			Action: func(c *cli.Context) error {
 				if c.NArg() == 0 {
 					return usagef("repo promote needs the names of the packages to promote")
 				}
 				if err := needFlags(c, "root", "from", "to"); err != nil {
+					return err
+				}
+				if err := runGate(c, c.String("gate")); err != nil {
 					return err
 				}
 				return runChannelChange(c, func(ctx context.Context, r *channel.Root) (*channel.Result, error) {

@@ -76,6 +76,7 @@ func newApp() *cli.App {
 			inventoryCommand(),
 			repoCommand(),
 			serveCommand(),
+			checkInstallCommand(),
 		},
 		OnUsageError:    onUsage,
 		HideHelpCommand: true,

@@ -271,9 +271,18 @@ func diffSets(a, b Set) (added, removed []string) {
 // publish makes channel ch's tree hold the packages of set (from old, or
 // from whatever is there when old is nil) and publishes its repodata.
 func (r *Root) publish(ctx context.Context, ch string, old, set Set, snap *Snapshot) (*repo.Result, error) {
-	dir, err := r.materialize(ctx, ch, old, set, old == nil)
+	dir, stale, remove, err := r.materialize(ctx, ch, old, set, old == nil)
 	if err != nil {
 		return nil, err
+	}
+	// The packages leaving the channel stay until the new repomd.xml has
+	// replaced the one naming them (a crash in between must not leave
+	// published metadata naming missing files), those of the previous
+	// revision one generation longer (a client that fetched the previous
+	// repomd.xml just before gets them); the scan skips them.
+	excluded := make(map[string]bool, len(stale))
+	for _, n := range stale {
+		excluded[PackagesDir+"/"+n] = true
 	}
 	stateDir, err := r.store.LocalDir(stateDir + "/publish/" + ch)
 	if err != nil {
@@ -295,10 +304,16 @@ func (r *Root) publish(ctx context.Context, ch string, old, set Set, snap *Snaps
 		Revision:        rev,
 		NoSync:          r.opts.NoSync,
 		Progress:        r.opts.Progress,
+		Exclude:         func(href string) bool { return excluded[href] },
 	}
 	res, err := repo.Publish(ctx, dir, opts)
 	if err != nil {
 		return nil, err
+	}
+	for _, n := range remove {
+		if err := r.store.Remove(ctx, ch+"/"+PackagesDir+"/"+n); err != nil {
+			return nil, fmt.Errorf("channel %s: %w", ch, err)
+		}
 	}
 	if res.Packages != len(set) {
 		return nil, fmt.Errorf("published %d packages, the snapshot has %d (files in %s not managed by rpmforge? remove them)", res.Packages, len(set), dir)
@@ -308,33 +323,46 @@ func (r *Root) publish(ctx context.Context, ch string, old, set Set, snap *Snaps
 }
 
 // materialize makes the package files of channel ch those of set: links to
-// the pool objects, added before the old ones are removed. With full, the
-// directory is reconciled with set whatever it holds (after a crash);
-// otherwise only the difference between old and set is applied.
-func (r *Root) materialize(ctx context.Context, ch string, old, set Set, full bool) (string, error) {
-	dir, err := r.store.LocalDir(ch)
+// the pool objects are added. It returns the files of Packages/ that are
+// not in set (stale), and those of them to remove once the new repomd.xml
+// is in place: with full, all (the directory is reconciled with set
+// whatever it holds, after a crash); otherwise those not in old either
+// (old's stay one generation longer) and only the difference between old
+// and set is linked.
+func (r *Root) materialize(ctx context.Context, ch string, old, set Set, full bool) (dir string, stale, remove []string, err error) {
+	dir, err = r.store.LocalDir(ch)
 	if err != nil {
-		return "", err
+		return "", nil, nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("channel %s: %w", ch, err)
+		return "", nil, nil, fmt.Errorf("channel %s: %w", ch, err)
 	}
 	want := make(map[string]*Package, len(set))
 	for i := range set {
 		want[set[i].FileName()] = &set[i]
 	}
 	var add []*Package
-	var remove []string
-	if full {
-		have, err := r.store.List(ctx, ch+"/"+PackagesDir)
-		if err != nil {
-			return "", fmt.Errorf("channel %s: %w", ch, err)
+	have, err := r.store.List(ctx, ch+"/"+PackagesDir)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("channel %s: %w", ch, err)
+	}
+	keep := make(map[string]bool, len(old))
+	for _, p := range old {
+		keep[p.FileName()] = true
+	}
+	for _, n := range have {
+		if want[n] == nil {
+			stale = append(stale, n)
+			if full || !keep[n] {
+				remove = append(remove, n)
+			}
 		}
+	}
+	if full {
 		present := map[string]bool{}
 		for _, n := range have {
 			p := want[n]
 			if p == nil {
-				remove = append(remove, n)
 				continue
 			}
 			if size, err := r.store.Stat(ctx, ch+"/"+p.Href()); err == nil && size == p.Size {
@@ -353,24 +381,13 @@ func (r *Root) materialize(ctx context.Context, ch string, old, set Set, full bo
 				add = append(add, &set[i])
 			}
 		}
-		newm := set.bySum()
-		for _, p := range old {
-			if newm[p.SHA256] == nil && want[p.FileName()] == nil {
-				remove = append(remove, p.FileName())
-			}
-		}
 	}
 	for _, p := range add {
 		if err := r.store.Link(ctx, p.PoolName(), ch+"/"+p.Href()); err != nil {
-			return "", fmt.Errorf("channel %s: %s: %w", ch, p.NEVRA(), err)
+			return "", nil, nil, fmt.Errorf("channel %s: %s: %w", ch, p.NEVRA(), err)
 		}
 	}
-	for _, n := range remove {
-		if err := r.store.Remove(ctx, ch+"/"+PackagesDir+"/"+n); err != nil {
-			return "", fmt.Errorf("channel %s: %w", ch, err)
-		}
-	}
-	return dir, nil
+	return dir, stale, remove, nil
 }
 
 // History returns channel ch's snapshots, oldest first.

@@ -363,7 +363,10 @@ func TestCrashLeavesValidMetadata(t *testing.T) {
 	}
 
 	// A crash between the links and repomd.xml with a removal: the channel
-	// directory is reconciled with the pending snapshot.
+	// directory is reconciled with the pending snapshot. (The packages
+	// leaving stay until the new repomd.xml is in place, so for the undo to
+	// need a link, and fail, one is lost first.)
+	os.Remove(filepath.Join(dir, "dev", "Packages", "hello-1-1.noarch.rpm"))
 	fs.failRepomd, fs.failLink = 1, 1
 	if _, err := r.Prune(ctx, "dev", 1); err == nil || !strings.Contains(err.Error(), "revision 4 is recorded as pending") {
 		t.Fatalf("failed prune: %v", err)

@@ -47,6 +47,10 @@ func (r *Root) Rollback(ctx context.Context, ch string, to int) (*Result, error)
 				return nil, Snapshot{}, fmt.Errorf("channel %s has no revision before %d to roll back to", ch, base)
 			}
 		}
+		if target.Set == head.Set && to != 0 {
+			// Already there (such as a rollback re-run after an interruption): unchanged.
+			return cur, Snapshot{}, nil
+		}
 		if target.Set == head.Set {
 			return nil, Snapshot{}, fmt.Errorf("channel %s already publishes the package set of revision %d (revision %d)", ch, target.Revision, head.Revision)
 		}

@@ -84,6 +84,11 @@ type Options struct {
 	// Workers is the number of packages read in parallel; default
 	// GOMAXPROCS.
 	Workers int
+	// Exclude, if set, leaves out of the scan the package files (by href)
+	// for which it returns true; they stay where they are. pkg/channel uses
+	// it to keep a package the previous repomd.xml names in place until the
+	// new repomd.xml has replaced it.
+	Exclude func(href string) bool
 
 	// racyWindow overrides defaultRacyWindow (tests); negative disables.
 	racyWindow time.Duration
@@ -263,6 +268,9 @@ func (p *publisher) run(ctx context.Context) (*Result, error) {
 	files, bad, err := scanDir(p.dir)
 	if err != nil {
 		return nil, err
+	}
+	if o.Exclude != nil {
+		files = slices.DeleteFunc(files, func(f pkgFile) bool { return o.Exclude(f.href) })
 	}
 	res.Skipped = append(res.Skipped, bad...)
 	step("scanned")
