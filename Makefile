@@ -25,6 +25,28 @@ demo:
 bench:
 	./scripts/bench.sh
 
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	./pkg/config:FuzzParse \
+	./pkg/repo:FuzzReadPackage \
+	./pkg/repo:FuzzParseRepomd \
+	./pkg/repo:FuzzUnmarshalState \
+	./pkg/repo:FuzzUnmarshalChunk \
+	./pkg/repo:FuzzPackageIDs \
+	./pkg/sign:FuzzVerify \
+	./pkg/inventory/rpmdir:FuzzReadPackage \
+	./pkg/inventory:FuzzParseDump
+
+# Runs every fuzz target for FUZZTIME each (go test -fuzz takes one target
+# at a time), e.g. make fuzz FUZZTIME=5m. A failure stops with the crasher
+# written to the package's testdata/fuzz/FuzzX/: commit it with the fix, it
+# is then a regression input of 'make test'.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s; \
+	done
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

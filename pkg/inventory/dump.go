@@ -151,6 +151,9 @@ func ParseDump(r io.Reader, file string) (*HostData, error) {
 		h.Packages = append(h.Packages, p)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) { // the line after the last one read
+			return nil, fmt.Errorf("inventory: %s:%d: line longer than 4 MiB: not the collector's output", file, line+1)
+		}
 		return nil, fmt.Errorf("inventory: %s: %w", file, err)
 	}
 	if len(h.Packages) == 0 {

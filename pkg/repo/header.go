@@ -180,8 +180,11 @@ func (h *header) strings(tag uint32) []string {
 	if !ok || (e.typ != typeString && e.typ != typeStringArray && e.typ != typeI18NString) {
 		return nil
 	}
-	out := make([]string, 0, e.count)
 	p := h.data[e.offset:]
+	if uint64(e.count) > uint64(len(p)) { // each string takes a byte at least
+		return nil
+	}
+	out := make([]string, 0, e.count)
 	for i := uint32(0); i < e.count; i++ {
 		j := bytes.IndexByte(p, 0)
 		if j < 0 {

@@ -202,7 +202,12 @@ func finishPackage(hdrs *rpmHeaders, pkgid string, size, mtime int64, href strin
 	if hasControl(href) {
 		return nil, fmt.Errorf("%w: control character in the file name", ErrInvalid)
 	}
-	p.Location = toUTF8(href)
+	// createrepo_c rewrites a non-UTF-8 name as Latin-1, giving an href
+	// that names no file: clients then fail to download the package.
+	if !utf8.ValidString(href) {
+		return nil, fmt.Errorf("%w: the file name is not UTF-8 (no XML href can name it): rename the file", ErrInvalid)
+	}
+	p.Location = href
 	return p, nil
 }
 
@@ -661,14 +666,15 @@ func isPrimaryFile(p string) bool {
 }
 
 // hasControl reports whether s holds a character XML 1.0 cannot carry: a C0
-// control other than tab, newline and carriage return.
+// control other than tab, newline and carriage return, or the noncharacters
+// U+FFFE and U+FFFF (valid UTF-8, but XML parsers refuse the whole file).
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
 			return true
 		}
 	}
-	return false
+	return strings.Contains(s, "\uFFFE") || strings.Contains(s, "\uFFFF")
 }
 
 // toUTF8 returns s if it is valid UTF-8, else reads it as Latin-1 the way
@@ -703,7 +709,7 @@ func cleanText(s string) string {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
 			return utf8.RuneError
 		}
 		return r

@@ -384,12 +384,14 @@ func unmarshalChunk(key string, b []byte) (*chunk, error) {
 			return nil, errBadChunk
 		}
 	}
-	for _, ls := range [][numKinds]int{ul, cl} {
-		for k := range numKinds {
-			if len(p) < ls[k] {
-				return nil, errBadChunk
-			}
-		}
+	// The fragments and members follow one another: their lengths must
+	// add up within the file (each is at most len(b): no overflow).
+	total := 0
+	for k := range numKinds {
+		total += ul[k] + cl[k]
+	}
+	if total > len(p) {
+		return nil, errBadChunk
 	}
 	for k := range numKinds {
 		c.u[k], p = p[:ul[k]:ul[k]], p[ul[k]:]

@@ -4,7 +4,9 @@
 package rpmdir
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -123,9 +125,20 @@ func ReadFile(path string) (inventory.PublishedPackage, error) {
 
 // ReadPackage reads one RPM from a stream (a pool object, say); path is
 // recorded as PublishedPackage.Path and names it in errors.
-func ReadPackage(f io.Reader, path string) (inventory.PublishedPackage, error) {
+func ReadPackage(f io.Reader, path string) (_ inventory.PublishedPackage, err error) {
+	// go-rpmutils panics on some malformed headers and payloads (a file
+	// list whose indexes point outside it, say): that is a bad package.
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("rpmdir: %s: malformed package: %v", path, v)
+		}
+	}()
 	h := sha256.New()
-	r, err := rpmutils.ReadRpm(io.TeeReader(f, h))
+	hdrs, err := readHeaders(io.TeeReader(f, h))
+	if err != nil {
+		return inventory.PublishedPackage{}, fmt.Errorf("rpmdir: %s: not an RPM package: %w", path, err)
+	}
+	r, err := rpmutils.ReadRpm(io.MultiReader(bytes.NewReader(hdrs), io.TeeReader(f, h)))
 	if err != nil {
 		return inventory.PublishedPackage{}, fmt.Errorf("rpmdir: %s: %w", path, err)
 	}
@@ -153,6 +166,62 @@ func ReadPackage(f io.Reader, path string) (inventory.PublishedPackage, error) {
 	}
 	p.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return p, nil
+}
+
+// Limits rpm puts on a header (hdrchkTags, hdrchkData) and its largest type.
+const (
+	maxHeaderTags = 0xffff
+	maxHeaderData = 256 << 20
+	maxType       = 9 // RPM_I18NSTRING_TYPE
+)
+
+// typeWidth is the size of one item of a fixed-size type (strings: 0).
+var typeWidth = map[uint32]uint64{1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1}
+
+// readHeaders reads the lead and both headers, checking them as rpm does
+// before go-rpmutils parses them: it allocates whatever sizes a header
+// claims and panics on index entries that point outside the data. It
+// reads (and allocates) only the bytes there are, and returns them.
+func readHeaders(r io.Reader) ([]byte, error) {
+	var b bytes.Buffer
+	if _, err := io.CopyN(&b, r, 96); err != nil {
+		return nil, fmt.Errorf("short lead: %w", err)
+	}
+	for _, sig := range []bool{true, false} {
+		what := "main header"
+		if sig {
+			what = "signature header"
+		}
+		start := b.Len()
+		if _, err := io.CopyN(&b, r, 16); err != nil {
+			return nil, fmt.Errorf("%s: truncated: %w", what, err)
+		}
+		intro := b.Bytes()[start:]
+		if !bytes.Equal(intro[:3], []byte{0x8e, 0xad, 0xe8}) {
+			return nil, fmt.Errorf("%s: bad magic", what)
+		}
+		n, size := binary.BigEndian.Uint32(intro[8:]), binary.BigEndian.Uint32(intro[12:])
+		if n == 0 || n > maxHeaderTags || size > maxHeaderData {
+			return nil, fmt.Errorf("%s: %d tags and %d bytes", what, n, size)
+		}
+		want := int64(n)*16 + int64(size)
+		if sig { // padded to 8 bytes
+			want += int64((8 - size%8) % 8)
+		}
+		if m, err := io.CopyN(&b, r, want); err != nil {
+			return nil, fmt.Errorf("%s: truncated (%d of %d bytes): %w", what, m, want, err)
+		}
+		index := b.Bytes()[start+16 : start+16+int(n)*16]
+		for i := 0; i < len(index); i += 16 {
+			tag, typ := binary.BigEndian.Uint32(index[i:]), binary.BigEndian.Uint32(index[i+4:])
+			off, count := uint64(binary.BigEndian.Uint32(index[i+8:])), uint64(binary.BigEndian.Uint32(index[i+12:]))
+			width := typeWidth[typ]
+			if typ > maxType || off > uint64(size) || count > uint64(size)+1 || off+count*width > uint64(size) {
+				return nil, fmt.Errorf("%s: tag %d of type %d, %d items at %d, outside its %d bytes", what, tag, typ, count, off, size)
+			}
+		}
+	}
+	return b.Bytes(), nil
 }
 
 func licenseText(l sbom.License) string {
