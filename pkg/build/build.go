@@ -57,6 +57,10 @@ type Result struct {
 	Requires []string       `json:"requires"`
 	Provides []string       `json:"provides"`
 	Steps    map[string]int `json:"step_ms"`
+	// StepsCPU is the CPU time (user + system, all goroutines) the process
+	// spent during each step, in ms, without its child processes (Python
+	// for collectstatic and bytecode); empty where the OS does not say.
+	StepsCPU map[string]int `json:"step_cpu_ms,omitempty"`
 	Signed   bool           `json:"signed"`
 	SBOM     []string       `json:"sbom"` // the SBOMs written beside the RPM
 }
@@ -66,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Result, error) 
 	if opt.Progress == nil {
 		opt.Progress = nopProgress{}
 	}
-	b := &builder{cfg: cfg, opt: opt, steps: map[string]int{}}
+	b := &builder{cfg: cfg, opt: opt, steps: map[string]int{}, stepsCPU: map[string]int{}}
 	return b.run(ctx)
 }
 
@@ -76,6 +80,8 @@ type builder struct {
 	steps map[string]int
 	tmp   string
 
+	stepsCPU map[string]int
+
 	projectDir string
 	venv       *venv.Venv
 	md         rpm.Metadata
@@ -83,9 +89,12 @@ type builder struct {
 
 func (b *builder) step(name string, f func() error) error {
 	b.opt.Progress.Step(name)
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	err := f()
 	b.steps[name] += int(time.Since(start).Milliseconds())
+	if cpu >= 0 {
+		b.stepsCPU[name] += int((cpuTime() - cpu).Milliseconds())
+	}
 	return err
 }
 
@@ -273,7 +282,7 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 	ok = true
 	r := &Result{
 		Path: final, Name: b.md.Name, Epoch: b.md.Epoch, Version: b.md.Version, Release: b.md.Release, Arch: b.md.Arch,
-		Size: res.Size, SHA256: res.SHA256, Files: res.Files, Steps: b.steps, Signed: b.opt.Signer != nil, SBOM: sboms,
+		Size: res.Size, SHA256: res.SHA256, Files: res.Files, Steps: b.steps, StepsCPU: b.stepsCPU, Signed: b.opt.Signer != nil, SBOM: sboms,
 	}
 	r.NEVRA = fmt.Sprintf("%s-%s.%s", r.Name, evr(r.Epoch, r.Version, r.Release), r.Arch)
 	seen := map[string]bool{}

@@ -1,6 +1,7 @@
 package rpm
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
@@ -56,9 +57,10 @@ type file struct {
 	group      string
 	flags      FileFlag
 	dir, base  string
-	inPayload  bool   // everything but %ghost
-	digest     string // hex SHA-256 of regular files, filled by the payload pass
-	color      uint32 // 1 for ELF32, 2 for ELF64, filled by the payload pass
+	inPayload  bool              // everything but %ghost
+	sum        [sha256.Size]byte // SHA-256 of regular files, filled by the payload pass
+	hasSum     bool              // sum is set (regular files in the payload)
+	color      uint32            // 1 for ELF32, 2 for ELF64, filled by the payload pass
 	isRegular  bool
 	isSymlink  bool
 	verifyMask uint32

@@ -130,34 +130,38 @@ func (h *header) marshal(regionTag uint32) ([]byte, error) {
 	slices.Sort(tags)
 
 	il := len(tags) + 1 // + region tag
-	var data bytes.Buffer
-	index := make([]byte, 0, il*entrySize)
-	var e [entrySize]byte
-	index = append(index, e[:]...) // region entry, filled in below
-	for _, t := range tags {
+	// Lay the data out first, then write everything into one buffer of the
+	// final size: a file list of 100k entries makes a header of tens of MB,
+	// and growing a buffer by doubling would hold about three times that.
+	offs := make([]int, len(tags))
+	dl := 0
+	for i, t := range tags {
 		ent := h.entries[t]
-		if a := alignment(ent.typ); data.Len()%a != 0 {
-			data.Write(make([]byte, a-data.Len()%a))
+		if a := alignment(ent.typ); dl%a != 0 {
+			dl += a - dl%a
 		}
-		putEntry(e[:], ent.tag, ent.typ, int32(data.Len()), ent.count)
-		index = append(index, e[:]...)
-		data.Write(ent.data)
+		offs[i] = dl
+		dl += len(ent.data)
 	}
+	dataLen := dl + entrySize // + region trailer
+	if il > maxHeaderIndex || dataLen > maxHeaderData {
+		return nil, fmt.Errorf("rpm: header too large (%d tags, %d bytes of data)", il, dataLen)
+	}
+	out := make([]byte, 16+il*entrySize+dataLen)
+	copy(out, headerMagic[:])
+	binary.BigEndian.PutUint32(out[8:], uint32(il))
+	binary.BigEndian.PutUint32(out[12:], uint32(dataLen))
+	index := out[16 : 16+il*entrySize]
+	data := out[16+il*entrySize:]
 	// Region: the index entry points at a trailer entry at the end of the
 	// data, whose negative offset covers the whole index.
-	putEntry(index[:entrySize], regionTag, typeBin, int32(data.Len()), entrySize)
-	putEntry(e[:], regionTag, typeBin, int32(-il*entrySize), entrySize)
-	data.Write(e[:])
-
-	if il > maxHeaderIndex || data.Len() > maxHeaderData {
-		return nil, fmt.Errorf("rpm: header too large (%d tags, %d bytes of data)", il, data.Len())
+	putEntry(index[:entrySize], regionTag, typeBin, int32(dl), entrySize)
+	for i, t := range tags {
+		ent := h.entries[t]
+		putEntry(index[(i+1)*entrySize:], ent.tag, ent.typ, int32(offs[i]), ent.count)
+		copy(data[offs[i]:], ent.data) // alignment padding stays zero
 	}
-	out := make([]byte, 0, 16+len(index)+data.Len())
-	out = append(out, headerMagic[:]...)
-	out = binary.BigEndian.AppendUint32(out, uint32(il))
-	out = binary.BigEndian.AppendUint32(out, uint32(data.Len()))
-	out = append(out, index...)
-	out = append(out, data.Bytes()...)
+	putEntry(data[dl:], regionTag, typeBin, int32(-il*entrySize), entrySize)
 	return out, nil
 }
 

@@ -1,6 +1,9 @@
 package rpm
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"strings"
 )
 
@@ -223,71 +226,78 @@ func putOptional(h *header, tag uint32, v string) {
 
 // putFiles writes the per-file arrays, one element per file in path order.
 func putFiles(h *header, files []file, largeFiles bool) {
+	// Each tag is encoded straight from files, one at a time, so that no
+	// per-file slice of strings is built: with 100k files those would
+	// hold tens of MB more at the package's peak.
 	n := len(files)
-	var (
-		sizes      = make([]uint32, n)
-		longSizes  = make([]uint64, n)
-		modes      = make([]uint16, n)
-		rdevs      = make([]uint16, n)
-		mtimes     = make([]uint32, n)
-		digests    = make([]string, n)
-		links      = make([]string, n)
-		flags      = make([]uint32, n)
-		users      = make([]string, n)
-		groups     = make([]string, n)
-		verify     = make([]uint32, n)
-		devices    = make([]uint32, n)
-		inodes     = make([]uint32, n)
-		langs      = make([]string, n)
-		colors     = make([]uint32, n)
-		basenames  = make([]string, n)
-		dirIndexes = make([]uint32, n)
-		dirnames   []string
-	)
-	dirIndex := map[string]uint32{}
-	for i := range files {
-		f := &files[i]
-		sizes[i], longSizes[i] = uint32(f.size), uint64(f.size)
-		modes[i] = uint16(f.mode)
-		mtimes[i] = f.mtime
-		digests[i] = f.digest
-		if f.isSymlink {
-			links[i] = f.Link
+	int32s := func(tag uint32, v func(f *file, i int) uint32) {
+		b := make([]byte, 4*n)
+		for i := range files {
+			binary.BigEndian.PutUint32(b[4*i:], v(&files[i], i))
 		}
-		flags[i] = uint32(f.flags)
-		users[i], groups[i] = f.user, f.group
-		verify[i] = f.verifyMask
-		devices[i] = 1
-		inodes[i] = uint32(i + 1)
-		colors[i] = f.color
-		basenames[i] = f.base
+		h.put(tag, typeInt32, uint32(n), b)
+	}
+	strs := func(tag uint32, v func(f *file) string) {
+		size := 0
+		for i := range files {
+			size += len(v(&files[i])) + 1
+		}
+		b := make([]byte, 0, size)
+		for i := range files {
+			b = append(b, v(&files[i])...)
+			b = append(b, 0)
+		}
+		h.put(tag, typeStringArray, uint32(n), b)
+	}
+	if largeFiles {
+		b := make([]byte, 8*n)
+		for i := range files {
+			binary.BigEndian.PutUint64(b[8*i:], uint64(files[i].size))
+		}
+		h.put(tagLongFileSizes, typeInt64, uint32(n), b)
+	} else {
+		int32s(tagFileSizes, func(f *file, _ int) uint32 { return uint32(f.size) })
+	}
+	modes := make([]byte, 2*n)
+	for i := range files {
+		binary.BigEndian.PutUint16(modes[2*i:], uint16(files[i].mode))
+	}
+	h.put(tagFileModes, typeInt16, uint32(n), modes)
+	h.put(tagFileRDevs, typeInt16, uint32(n), make([]byte, 2*n))
+	int32s(tagFileMTimes, func(f *file, _ int) uint32 { return f.mtime })
+	digests := make([]byte, 0, (2*sha256.Size+1)*n)
+	for i := range files {
+		if f := &files[i]; f.hasSum {
+			digests = hex.AppendEncode(digests, f.sum[:])
+		}
+		digests = append(digests, 0)
+	}
+	h.put(tagFileDigests, typeStringArray, uint32(n), digests)
+	strs(tagFileLinkTos, func(f *file) string {
+		if f.isSymlink {
+			return f.Link
+		}
+		return ""
+	})
+	int32s(tagFileFlags, func(f *file, _ int) uint32 { return uint32(f.flags) })
+	strs(tagFileUserName, func(f *file) string { return f.user })
+	strs(tagFileGroupName, func(f *file) string { return f.group })
+	int32s(tagFileVerifyFlags, func(f *file, _ int) uint32 { return f.verifyMask })
+	int32s(tagFileDevices, func(*file, int) uint32 { return 1 })
+	int32s(tagFileInodes, func(_ *file, i int) uint32 { return uint32(i + 1) })
+	strs(tagFileLangs, func(*file) string { return "" })
+	int32s(tagFileColors, func(f *file, _ int) uint32 { return f.color })
+	var dirnames []string
+	dirIndex := map[string]uint32{}
+	int32s(tagDirIndexes, func(f *file, _ int) uint32 {
 		di, ok := dirIndex[f.dir]
 		if !ok {
 			di = uint32(len(dirnames))
 			dirIndex[f.dir] = di
 			dirnames = append(dirnames, f.dir)
 		}
-		dirIndexes[i] = di
-	}
-	if largeFiles {
-		h.putInt64(tagLongFileSizes, longSizes...)
-	} else {
-		h.putInt32(tagFileSizes, sizes...)
-	}
-	h.putInt16(tagFileModes, modes)
-	h.putInt16(tagFileRDevs, rdevs)
-	h.putInt32(tagFileMTimes, mtimes...)
-	h.putStrings(tagFileDigests, digests)
-	h.putStrings(tagFileLinkTos, links)
-	h.putInt32(tagFileFlags, flags...)
-	h.putStrings(tagFileUserName, users)
-	h.putStrings(tagFileGroupName, groups)
-	h.putInt32(tagFileVerifyFlags, verify...)
-	h.putInt32(tagFileDevices, devices...)
-	h.putInt32(tagFileInodes, inodes...)
-	h.putStrings(tagFileLangs, langs)
-	h.putInt32(tagFileColors, colors...)
-	h.putInt32(tagDirIndexes, dirIndexes...)
-	h.putStrings(tagBaseNames, basenames)
+		return di
+	})
+	strs(tagBaseNames, func(f *file) string { return f.base })
 	h.putStrings(tagDirNames, dirnames)
 }

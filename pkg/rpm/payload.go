@@ -38,6 +38,11 @@ const copyBufSize = 256 << 10
 // writePayload streams files into a compressed cpio archive written to out,
 // filling in each file's digest and color. Memory use does not depend on the
 // size of the files.
+//
+// Three stages run at once: a reader goroutine opens, reads and hashes the
+// files in order (see readAhead); this goroutine frames them as cpio and
+// feeds the compressor; the compressor's own goroutines compress. The
+// reader works at most readAheadBytes ahead.
 func writePayload(ctx context.Context, out io.Writer, files []file, comp compression, stripped bool, progress func(done, total int64)) (payloadInfo, error) {
 	var info payloadInfo
 
@@ -62,13 +67,15 @@ func writePayload(ctx context.Context, out io.Writer, files []file, comp compres
 			total += f.size
 		}
 	}
-	buf := make([]byte, copyBufSize)
 	report := func() {
 		if progress != nil {
 			progress(done, total)
 		}
 	}
 	report()
+
+	ra := startReadAhead(ctx, files)
+	defer ra.stop()
 
 	for i := range files {
 		if err := ctx.Err(); err != nil {
@@ -77,7 +84,7 @@ func writePayload(ctx context.Context, out io.Writer, files []file, comp compres
 		f := &files[i]
 		if f.isRegular && f.inPayload {
 			// The digest of an empty file is that of no bytes.
-			f.digest = emptySHA256
+			f.sum, f.hasSum = emptySum, true
 		}
 		if !f.inPayload {
 			continue
@@ -95,9 +102,23 @@ func writePayload(ctx context.Context, out io.Writer, files []file, comp compres
 			if err := arc.write([]byte(f.Link)); err != nil {
 				return info, payloadErr(f, err)
 			}
-		case f.isRegular && (f.size > 0 || f.Open != nil):
-			if err := copyFile(ctx, arc, f, buf, &done, report); err != nil {
-				return info, err
+		case readsContent(f):
+			for {
+				it, err := ra.next(i)
+				if err != nil {
+					return info, err
+				}
+				if len(it.data) > 0 {
+					if werr := arc.write(it.data); werr != nil {
+						return info, payloadErr(f, werr)
+					}
+					done += int64(len(it.data))
+					report()
+				}
+				if it.last {
+					f.sum, f.hasSum, f.color = it.sum, true, it.color
+					break
+				}
 			}
 		}
 	}
@@ -119,65 +140,226 @@ func writePayload(ctx context.Context, out io.Writer, files []file, comp compres
 	return info, nil
 }
 
-const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+var emptySum = sha256.Sum256(nil)
 
 func payloadErr(f *file, err error) error {
 	return fmt.Errorf("rpm: %s: writing payload: %w", f.Path, err)
 }
 
-// copyFile copies the contents of f into the archive, hashing them and
-// checking that exactly f.size bytes come out of Open.
-func copyFile(ctx context.Context, arc *cpio, f *file, buf []byte, done *int64, report func()) (err error) {
+// readsContent reports whether f's contents go into the payload through
+// its Open (an empty file without Open has none to read).
+func readsContent(f *file) bool {
+	return f.inPayload && f.isRegular && (f.size > 0 || f.Open != nil)
+}
+
+// readAheadBytes bounds the file contents read but not yet archived, and
+// readAheadChunk is the size of one read.
+const (
+	readAheadBytes = 2 << 20
+	readAheadChunk = copyBufSize
+)
+
+// chunk is a piece of one file's contents, in order. The last chunk of a
+// file carries its digest and color, or the error that stopped reading it.
+type chunk struct {
+	fx    int
+	data  []byte
+	last  bool
+	sum   [sha256.Size]byte
+	color uint32
+	err   error
+}
+
+// batch groups chunks (of small files, usually many) in one buffer, so
+// that handing them over costs one channel operation per buffer, not per
+// file.
+type batch struct {
+	chunks []chunk
+	buf    []byte
+	pos    int // next chunk of chunks to hand out
+}
+
+// readAhead is the reader goroutine of writePayload. It calls Open on one
+// goroutine, in file order, one file at a time, as a plain loop would.
+type readAhead struct {
+	h     hash.Hash   // SHA-256, reset for each file
+	full  chan *batch // filled batches, in order; closed at the end or on error
+	free  chan *batch // empty batches; their number bounds memory
+	quit  chan struct{}
+	done  chan struct{}
+	cur   *batch
+	ended bool
+}
+
+func startReadAhead(ctx context.Context, files []file) *readAhead {
+	n := readAheadBytes / readAheadChunk
+	ra := &readAhead{
+		full: make(chan *batch, n),
+		free: make(chan *batch, n),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+		h:    sha256.New(),
+	}
+	for range n {
+		ra.free <- &batch{buf: make([]byte, 0, readAheadChunk)}
+	}
+	go ra.run(ctx, files)
+	return ra
+}
+
+// stop ends the reader goroutine and waits for it (it closes any open file).
+func (ra *readAhead) stop() {
+	close(ra.quit)
+	<-ra.done
+}
+
+// next returns the next chunk of file fx.
+func (ra *readAhead) next(fx int) (chunk, error) {
+	for ra.cur == nil || ra.cur.pos == len(ra.cur.chunks) {
+		if ra.cur != nil {
+			ra.cur.chunks, ra.cur.buf, ra.cur.pos = ra.cur.chunks[:0], ra.cur.buf[:0], 0
+			ra.free <- ra.cur // never blocks: free has room for every batch
+			ra.cur = nil
+		}
+		b, ok := <-ra.full
+		if !ok {
+			return chunk{}, fmt.Errorf("rpm: internal error: read-ahead ended before file %d", fx)
+		}
+		ra.cur = b
+	}
+	c := ra.cur.chunks[ra.cur.pos]
+	ra.cur.pos++
+	if c.fx != fx {
+		return chunk{}, fmt.Errorf("rpm: internal error: read-ahead gave file %d for %d", c.fx, fx)
+	}
+	if c.err != nil {
+		return chunk{}, c.err
+	}
+	return c, nil
+}
+
+func (ra *readAhead) run(ctx context.Context, files []file) {
+	defer close(ra.done)
+	defer close(ra.full)
+	var b *batch
+	// get returns a batch with room for n more bytes, handing over the
+	// current one if it lacks the room; false when stopped.
+	get := func(n int) bool {
+		if b != nil && cap(b.buf)-len(b.buf) >= n && len(b.chunks) < 512 {
+			return true
+		}
+		if b != nil && !ra.send(b) {
+			return false
+		}
+		select {
+		case b = <-ra.free:
+			return true
+		case <-ra.quit:
+			b = nil
+			return false
+		}
+	}
+	for i := range files {
+		f := &files[i]
+		if !readsContent(f) {
+			continue
+		}
+		if !get(int(min(f.size, readAheadChunk))) {
+			return
+		}
+		if !ra.readFile(ctx, i, f, &b, get) {
+			return
+		}
+	}
+	if b != nil && len(b.chunks) > 0 {
+		ra.send(b)
+	}
+}
+
+// send hands b over; false when stopped.
+func (ra *readAhead) send(b *batch) bool {
+	select {
+	case ra.full <- b:
+		return true
+	case <-ra.quit:
+		return false
+	}
+}
+
+// readFile reads f into batches: in one chunk if it fits in the current
+// batch, else in chunks of up to readAheadChunk bytes. It checks that
+// exactly f.size bytes come out of Open. It returns false when reading must
+// stop (an error, already queued, or stop).
+func (ra *readAhead) readFile(ctx context.Context, fx int, f *file, bp **batch, get func(int) bool) (ok bool) {
+	fail := func(err error) bool {
+		b := *bp
+		b.chunks = append(b.chunks, chunk{fx: fx, last: true, err: err})
+		ra.send(b)
+		*bp = nil
+		return false
+	}
 	if f.Open == nil {
-		return fmt.Errorf("rpm: %s: regular file of %d bytes has no Open", f.Path, f.size)
+		return fail(fmt.Errorf("rpm: %s: regular file of %d bytes has no Open", f.Path, f.size))
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return fmt.Errorf("rpm: %s: %w", f.Path, err)
+		return fail(fmt.Errorf("rpm: %s: %w", f.Path, err))
 	}
 	defer func() {
-		if cerr := rc.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("rpm: %s: close: %w", f.Path, cerr)
+		if cerr := rc.Close(); cerr != nil && ok {
+			ok = fail(fmt.Errorf("rpm: %s: close: %w", f.Path, cerr))
 		}
 	}()
 
-	h := sha256.New()
+	h := ra.h
+	h.Reset()
 	var magic [5]byte // ELF identification, for FILECOLORS
 	var read int64
 	for read < f.size {
 		if err := ctx.Err(); err != nil {
-			return err
+			return fail(err)
 		}
-		want := min(int64(len(buf)), f.size-read)
-		n, rerr := io.ReadFull(rc, buf[:want])
+		want := int(min(f.size-read, readAheadChunk))
+		if !get(want) {
+			return false
+		}
+		b := *bp
+		start := len(b.buf)
+		n, rerr := io.ReadFull(rc, b.buf[start:start+want])
+		data := b.buf[start : start+n]
+		b.buf = b.buf[:start+n]
 		if read < int64(len(magic)) {
-			copy(magic[read:], buf[:n])
+			copy(magic[read:], data)
 		}
 		read += int64(n)
-		h.Write(buf[:n])
-		if werr := arc.write(buf[:n]); werr != nil {
-			return payloadErr(f, werr)
+		h.Write(data)
+		if n > 0 {
+			b.chunks = append(b.chunks, chunk{fx: fx, data: data})
 		}
-		*done += int64(n)
-		report()
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			return fmt.Errorf("rpm: %s: %w (stat %d, read %d)", f.Path, ErrSizeChanged, f.size, read)
+			return fail(fmt.Errorf("rpm: %s: %w (stat %d, read %d)", f.Path, ErrSizeChanged, f.size, read))
 		}
 		if rerr != nil {
-			return fmt.Errorf("rpm: %s: read: %w", f.Path, rerr)
+			return fail(fmt.Errorf("rpm: %s: read: %w", f.Path, rerr))
 		}
 	}
 	// The file must end where its size says.
-	extra, rerr := io.CopyBuffer(io.Discard, rc, buf)
-	if rerr != nil {
-		return fmt.Errorf("rpm: %s: read: %w", f.Path, rerr)
-	}
+	var one [1]byte
+	extra, rerr := io.ReadFull(rc, one[:])
 	if extra > 0 {
-		return fmt.Errorf("rpm: %s: %w (stat %d, read %d)", f.Path, ErrSizeChanged, f.size, read+extra)
+		more, _ := io.Copy(io.Discard, rc)
+		return fail(fmt.Errorf("rpm: %s: %w (stat %d, read %d)", f.Path, ErrSizeChanged, f.size, read+int64(extra)+more))
 	}
-	f.digest = hex.EncodeToString(h.Sum(nil))
-	f.color = elfColor(magic[:])
-	return nil
+	if rerr != nil && rerr != io.EOF {
+		return fail(fmt.Errorf("rpm: %s: read: %w", f.Path, rerr))
+	}
+	if !get(0) {
+		return false
+	}
+	c := chunk{fx: fx, last: true, color: elfColor(magic[:])}
+	h.Sum(c.sum[:0])
+	(*bp).chunks = append((*bp).chunks, c)
+	return true
 }
 
 // ErrSizeChanged reports that a regular file yielded more or fewer bytes

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
 )
 
 // largeLimit is the size from which rpm switches to 64-bit size tags and
@@ -60,6 +61,8 @@ func Write(ctx context.Context, w io.Writer, md Metadata, entries []Entry, opt O
 		}
 	}
 
+	collect() // what the caller built the entries with is garbage by now
+
 	tmp, err := os.CreateTemp(opt.TempDir, "rpmforge-payload-*")
 	if err != nil {
 		return nil, fmt.Errorf("rpm: payload temp file: %w", err)
@@ -73,6 +76,9 @@ func Write(ctx context.Context, w io.Writer, md Metadata, entries []Entry, opt O
 		return nil, err
 	}
 	payload := func() *io.SectionReader { return io.NewSectionReader(tmp, 0, pl.compressedSize) }
+	// The payload pass leaves its buffers behind, and the header about to
+	// be built holds a few hundred bytes per file again (see collect).
+	collect()
 
 	deps := resolveDeps(&md, files, comp, largeFiles)
 	hdr, err := mainHeader(&md, files, deps, comp, pl, largeFiles).marshal(tagHeaderImmutable)
@@ -120,6 +126,20 @@ func Write(ctx context.Context, w io.Writer, md Metadata, entries []Entry, opt O
 		HeaderStart:   int64(len(ld) + len(sig)),
 		HeaderEnd:     int64(len(ld) + len(sig) + len(hdr)),
 	}, nil
+}
+
+// collect runs the garbage collector at the two points where Write's live
+// heap is smallest relative to what comes next: before the payload pass
+// (whose compressor and read-ahead buffers, about 12 MB, come on top of the
+// file list) and before the header is built (a few hundred bytes per file
+// more). The GC lets the heap grow to twice what was live after its last
+// cycle, and the last cycle before these points still counted the caller's
+// garbage; collecting here keeps peak RSS about 20 MB lower on a venv of
+// 30k files, for some 10 ms of CPU per cycle. Twice, because sync.Pools (the
+// compressors') keep their contents through one cycle.
+func collect() {
+	runtime.GC()
+	runtime.GC()
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

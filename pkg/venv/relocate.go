@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -248,10 +249,67 @@ func (r *relocator) symlink(p string) error {
 // file processes one regular file, reading it into buf (grown as needed and
 // returned for reuse). Only RECORD contents and rewritten files are kept.
 func (r *relocator) file(rel string, buf []byte) ([]byte, error) {
-	data, err := readFile(filepath.Join(r.root, filepath.FromSlash(rel)), buf)
+	full := filepath.Join(r.root, filepath.FromSlash(rel))
+	if st, err := os.Lstat(full); err == nil && st.Size() > maxInMemory {
+		// A large file (a data blob, a bundled library) is scanned in
+		// chunks, so memory does not grow with the size of the venv's
+		// largest file; it is read whole only if it names the build path.
+		found, err := r.streamContains(full)
+		if err != nil || !found {
+			return buf, err
+		}
+		data, err := os.ReadFile(full)
+		if err != nil {
+			return buf, fmt.Errorf("venv: reading the virtualenv: %w", err)
+		}
+		_, err = r.process(rel, data)
+		return buf, err
+	}
+	data, err := readFile(full, buf)
 	if err != nil {
 		return data, fmt.Errorf("venv: reading the virtualenv: %w", err)
 	}
+	return r.process(rel, data)
+}
+
+// maxInMemory is the largest file relocation reads whole before knowing
+// whether it names the build path.
+const maxInMemory = 4 << 20
+
+// streamContains reports whether the file at p contains any needle, reading
+// it in chunks with an overlap so that matches across chunks are found.
+func (r *relocator) streamContains(p string) (bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return false, fmt.Errorf("venv: reading the virtualenv: %w", err)
+	}
+	defer f.Close()
+	keep := 0
+	for _, n := range r.needles {
+		keep = max(keep, len(n)-1)
+	}
+	const chunk = 1 << 20
+	buf := make([]byte, 0, chunk+keep)
+	for {
+		n, err := f.Read(buf[len(buf) : len(buf)+chunk])
+		buf = buf[:len(buf)+n]
+		if r.contains(buf) {
+			return true, nil
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("venv: reading the virtualenv: %w", err)
+		}
+		if len(buf) > keep {
+			buf = buf[:copy(buf, buf[len(buf)-keep:])]
+		}
+	}
+}
+
+// process applies the relocation rules to one file's content.
+func (r *relocator) process(rel string, data []byte) ([]byte, error) {
 	name := path.Base(rel)
 	inDistInfo := strings.HasSuffix(path.Dir(rel), ".dist-info")
 	switch {

@@ -336,3 +336,28 @@ func TestRelocateRealVenv(t *testing.T) {
 		t.Errorf("activate: %v: %q", err, out)
 	}
 }
+
+// TestRelocateLargeFiles: files over maxInMemory are scanned in chunks (a
+// match across a chunk boundary included) and read whole only when they
+// name the venv.
+func TestRelocateLargeFiles(t *testing.T) {
+	v := newFixture(t)
+	d := v.Dir
+	sp := "lib/python3.11/site-packages/"
+	big := strings.Repeat("x", maxInMemory+1)
+	// The reference straddles the first 1 MiB chunk boundary.
+	straddle := strings.Repeat("y", 1<<20-3) + "\n" + d + "/share\n" + strings.Repeat("z", maxInMemory)
+	writeFile(t, filepath.Join(d, sp+"blob.txt"), big)
+	writeFile(t, filepath.Join(d, sp+"big-ref.txt"), straddle)
+	rel, err := v.Relocate(installPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rel.Overrides[sp+"blob.txt"]; ok {
+		t.Error("a large file without the build path was rewritten")
+	}
+	got, ok := rel.Overrides[sp+"big-ref.txt"]
+	if !ok || !strings.Contains(string(got), installPath+"/share") || strings.Contains(string(got), d) {
+		t.Errorf("large file naming the venv across a chunk boundary: rewritten=%v", ok)
+	}
+}
