@@ -21,7 +21,7 @@ import (
 // repo add, repo promote and repo rollback, at random moments spread over
 // each command's measured duration, many times. After each kill the root
 // passes CheckRoot (and, as a second opinion, the binary's repo check-root),
-// every few kills dnf makecache reads every channel (signed repomd.xml,
+// dnf makecache reads every channel (signed repomd.xml,
 // repo_gpgcheck=1), and re-running the command finishes the job: the
 // root's channels then hold the package sets, and have the head
 // revisions, of a root where the same commands ran without a kill.
@@ -74,6 +74,8 @@ func TestCrashCLI(t *testing.T) {
 		return time.Since(start)
 	}
 	ctx := context.Background()
+	badSig := map[string]bool{} // channels caught in the signature window, checked again after the re-run
+	sigWindows := 0
 	checkRoot := func(what string, withDnf bool) {
 		t.Helper()
 		res, err := CheckRoot(ctx, crashed)
@@ -91,6 +93,15 @@ func TestCrashCLI(t *testing.T) {
 				continue
 			}
 			out, err := host.DnfWithOptions(filepath.Join(crashed, cc.Channel), testroot.DnfOptions{GPGKey: pub, RepoGPGCheck: true}, "makecache")
+			if err != nil && strings.Contains(out, "repomd.xml GPG signature verification error") {
+				// Known window (docs/hardening.md): killed between renaming
+				// repomd.xml.asc and repomd.xml, the new signature sits
+				// beside the old repomd.xml until the next change of the
+				// channel republishes it. The re-run below must clear it.
+				badSig[cc.Channel] = true
+				t.Logf("%s: dnf makecache of %s: signature window hit (repomd.xml.asc newer than repomd.xml)", what, cc.Channel)
+				continue
+			}
 			if err != nil {
 				t.Fatalf("%s: dnf makecache of %s: %v\n%s", what, cc.Channel, err, out)
 			}
@@ -157,7 +168,7 @@ func TestCrashCLI(t *testing.T) {
 				killed++
 			}
 		}
-		checkRoot(fmt.Sprintf("%s (killed after %v of %v)", what, delay.Round(time.Millisecond), d.Round(time.Millisecond)), i%5 == 0)
+		checkRoot(fmt.Sprintf("%s (killed after %v of %v)", what, delay.Round(time.Millisecond), d.Round(time.Millisecond)), true)
 		c := cmdFor(crashed, args)
 		o, err := c.CombinedOutput()
 		if err != nil {
@@ -167,6 +178,14 @@ func TestCrashCLI(t *testing.T) {
 			recovered++
 		}
 		checkRoot(what+" re-run", false)
+		for ch := range badSig {
+			out, err := host.DnfWithOptions(filepath.Join(crashed, ch), testroot.DnfOptions{GPGKey: pub, RepoGPGCheck: true}, "makecache")
+			if err != nil {
+				t.Fatalf("%s: the re-run did not repair %s's signature: dnf makecache: %v\n%s", what, ch, err, out)
+			}
+			sigWindows++
+			delete(badSig, ch)
+		}
 		sameState(what)
 	}
 
@@ -203,7 +222,7 @@ func TestCrashCLI(t *testing.T) {
 		crash(fmt.Sprintf("rollback %d (%s to %d)", i, ch, to), []string{"rollback", "--channel", ch, "--to", strconv.Itoa(to)}, i)
 	}
 	t.Logf("rollback: %d killed, %d completed before the kill, %d re-runs published a pending revision", killed, completed, recovered)
-	t.Logf("dnf makecache succeeded %d times", dnfChecks)
+	t.Logf("dnf makecache succeeded %d times; %d kills landed in the repomd.xml.asc/repomd.xml window and the re-run repaired them", dnfChecks, sigWindows)
 }
 
 var dnfChecks int
