@@ -81,8 +81,8 @@ def main():
     L.append(f"Input: the bench fixture (`scripts/bench/make-fixture.sh`, SCALE={o.scale}): a Django project and a "
              f"virtualenv with {int(o.scale)} extra copies of Django's tree, {files} files, {size / 1e6:.0f} MB, "
              "page cache warm. Every contender packs the same two trees to /opt/benchapp/src and /opt/benchapp/venv; "
-             "rpmforge also relocates the venv (reads every file once more) and adds its unit, env file, manage "
-             "wrapper and state directories (a few KB). rpmforge runs with `collectstatic = false` and "
+             "rpmforge also relocates the venv and hashes it for its SBOMs (reading every file twice more) and adds "
+             "its unit, env file, manage wrapper, SBOMs and state directories (a few hundred KB at most). rpmforge runs with `collectstatic = false` and "
              "`compile = false` here.")
     L.append("")
     L.append(f"Medians of {o.runs} runs (n = runs), rounds alternated rpmforge, nfpm, rpmbuild. CPU = user + system "
