@@ -21,9 +21,15 @@ func TestCatalog(t *testing.T) {
 	v1, v2 := filepath.Join(web, "webshop-2.0.0-1.noarch.rpm"), filepath.Join(web, "webshop-2.1.0-1.noarch.rpm")
 	steps := []func() error{
 		func() error { _, err := root.Add(ctx, "dev", []string{v1}, channel.AddOptions{}); return err },
-		func() error { _, err := root.Promote(ctx, "dev", "prod", []string{"webshop"}, channel.PromoteOptions{}); return err },
+		func() error {
+			_, err := root.Promote(ctx, "dev", "prod", []string{"webshop"}, channel.PromoteOptions{})
+			return err
+		},
 		func() error { _, err := root.Add(ctx, "dev", []string{v2}, channel.AddOptions{}); return err },
-		func() error { _, err := root.Promote(ctx, "dev", "prod", []string{"webshop-2.1.0"}, channel.PromoteOptions{}); return err },
+		func() error {
+			_, err := root.Promote(ctx, "dev", "prod", []string{"webshop-2.1.0"}, channel.PromoteOptions{})
+			return err
+		},
 	}
 	for i, step := range steps {
 		if err := step(); err != nil {
