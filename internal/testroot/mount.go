@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rpmforge/rpmforge/pkg/hostroot"
 )
 
 // HostRun describes a command run on the host in a private mount namespace
@@ -150,30 +152,7 @@ func shQuote(s string) string {
 }
 
 // User is an entry of the root's /etc/passwd.
-type User struct {
-	Name     string
-	UID, GID int
-	Home     string
-	Shell    string
-}
+type User = hostroot.User
 
 // LookupUser reads name's entry from the root's /etc/passwd (not the host's).
-func (r *Root) LookupUser(name string) (User, error) {
-	b, err := os.ReadFile(filepath.Join(r.Dir, "etc/passwd"))
-	if err != nil {
-		return User{}, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) != 7 || f[0] != name {
-			continue
-		}
-		uid, err1 := strconv.Atoi(f[2])
-		gid, err2 := strconv.Atoi(f[3])
-		if err1 != nil || err2 != nil {
-			return User{}, fmt.Errorf("bad passwd entry %q", line)
-		}
-		return User{Name: name, UID: uid, GID: gid, Home: f[5], Shell: f[6]}, nil
-	}
-	return User{}, fmt.Errorf("no user %q in the root's /etc/passwd", name)
-}
+func (r *Root) LookupUser(name string) (User, error) { return hostroot.LookupUser(r.Dir, name) }

@@ -41,9 +41,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/rpmforge/rpmforge/pkg/hostroot"
 )
 
 // RepoID is the id of the repository Dnf passes with --repofrompath.
@@ -252,54 +252,12 @@ func (r *Root) Zypper(args ...string) (string, error) {
 	return run(r.t.Context(), env, "", "zypper", append([]string{"--root", r.Dir, "--non-interactive"}, args...)...)
 }
 
-// killGPGAgents stops the gpg-agent dnf starts for each repo keyring
-// ($ROOT/var/cache/dnf/<repo>-<hash>/pubring) and waits until they are gone:
-// gpgconf --kill returns before the agent has exited.
-func (r *Root) killGPGAgents() {
-	if gpgconf, err := lookTool("gpgconf"); err == nil {
-		homes, _ := filepath.Glob(filepath.Join(r.Dir, "var/cache/dnf/*/pubring"))
-		for _, h := range homes {
-			cmd := exec.Command(gpgconf, "--homedir", h, "--kill", "gpg-agent")
-			cmd.Env = r.Env()
-			_ = cmd.Run()
-		}
-	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		pids := GPGAgents(r.Dir)
-		if len(pids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGTERM)
-			}
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// killGPGAgents stops the gpg-agents dnf started for the root's repo keyrings.
+func (r *Root) killGPGAgents() { hostroot.KillGPGAgents(r.Dir, r.Env()) }
 
 // GPGAgents returns the pids of live gpg-agent processes whose command line
 // mentions dir (dnf starts them with --homedir under the root).
-func GPGAgents(dir string) []int {
-	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || len(b) == 0 { // gone, or a zombie
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if filepath.Base(args[0]) != "gpg-agent" || !strings.Contains(string(b), dir) {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func GPGAgents(dir string) []int { return hostroot.GPGAgents(dir) }
 
 // Scriptlet is one run of a shell scriptlet, as logged by the root's /bin/sh.
 type Scriptlet struct {

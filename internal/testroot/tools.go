@@ -1,14 +1,14 @@
 package testroot
 
 import (
-	"debug/elf"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpmforge/rpmforge/pkg/hostroot"
 )
 
 // waitDelay bounds how long a command's leftover children (gpg-agent) may hold
@@ -70,43 +70,11 @@ func skipOrFail(t testing.TB, msg string) {
 }
 
 // lookTool finds a host command in $PATH or, failing that, in the system
-// directories: a test process's PATH may lack /usr/sbin (chroot, useradd).
-func lookTool(name string) (string, error) {
-	p, err := exec.LookPath(name)
-	if err == nil || strings.Contains(name, "/") {
-		return p, err
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
-		if p, err2 := exec.LookPath(filepath.Join(dir, name)); err2 == nil {
-			return p, nil
-		}
-	}
-	return "", err
-}
+// lookTool finds a host command in $PATH or the system directories.
+func lookTool(name string) (string, error) { return hostroot.LookTool(name) }
 
 // busyboxPath finds a statically linked busybox.
-func busyboxPath() (string, error) {
-	var lastErr error
-	for _, p := range []string{"/usr/bin/busybox", "/bin/busybox", "/usr/sbin/busybox"} {
-		f, err := elf.Open(p)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		static := true
-		for _, prog := range f.Progs {
-			if prog.Type == elf.PT_INTERP {
-				static = false
-			}
-		}
-		f.Close()
-		if static {
-			return p, nil
-		}
-		lastErr = &os.PathError{Op: "open", Path: p, Err: os.ErrInvalid}
-	}
-	return "", lastErr
-}
+func busyboxPath() (string, error) { return hostroot.BusyboxPath() }
 
 // ToolEnv returns an environment for rpmbuild, createrepo_c, rpmsign and
 // rpmkeys run outside any root: a private HOME under t.TempDir() whose

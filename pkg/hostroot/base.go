@@ -291,7 +291,7 @@ PRETTY_NAME="rpmforge hostroot (EL 9-like)"
 }
 
 func planBase(ctx context.Context, name, logPath string, provides, libs []string, python bool) (*base, error) {
-	bb, err := busyboxPath()
+	bb, err := BusyboxPath()
 	if err != nil {
 		return nil, fmt.Errorf("static busybox: %w", err)
 	}

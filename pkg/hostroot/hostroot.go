@@ -151,11 +151,11 @@ var hostFiles = []string{
 func CheckHost() error {
 	var missing []string
 	for _, tool := range Tools {
-		if _, err := lookTool(tool.Name); err != nil {
+		if _, err := LookTool(tool.Name); err != nil {
 			missing = append(missing, fmt.Sprintf("%s (Debian: apt-get install %s; EL: dnf install %s)", tool.Name, tool.Debian, tool.EL))
 		}
 	}
-	if _, err := busyboxPath(); err != nil {
+	if _, err := BusyboxPath(); err != nil {
 		missing = append(missing, "a static busybox (Debian: apt-get install busybox-static; EL: busybox)")
 	}
 	for _, f := range hostFiles {
@@ -288,18 +288,23 @@ func (r *Root) Chroot(ctx context.Context, script string) (string, error) {
 
 // KillGPGAgents stops the gpg-agent dnf starts for each repo keyring
 // ($ROOT/var/cache/dnf/<repo>-<hash>/pubring) and waits until they are gone.
-func (r *Root) KillGPGAgents() {
-	if gpgconf, err := lookTool("gpgconf"); err == nil {
-		homes, _ := filepath.Glob(filepath.Join(r.Dir, "var/cache/dnf/*/pubring"))
+func (r *Root) KillGPGAgents() { KillGPGAgents(r.Dir, r.Env()) }
+
+// KillGPGAgents stops the gpg-agents dnf started under the root dir (gpgconf
+// run with env) and waits until they are gone: gpgconf --kill returns
+// before the agent has exited.
+func KillGPGAgents(dir string, env []string) {
+	if gpgconf, err := LookTool("gpgconf"); err == nil {
+		homes, _ := filepath.Glob(filepath.Join(dir, "var/cache/dnf/*/pubring"))
 		for _, h := range homes {
 			cmd := exec.Command(gpgconf, "--homedir", h, "--kill", "gpg-agent")
-			cmd.Env = r.Env()
+			cmd.Env = env
 			_ = cmd.Run()
 		}
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		pids := GPGAgents(r.Dir)
+		pids := GPGAgents(dir)
 		if len(pids) == 0 {
 			return
 		}
@@ -394,8 +399,11 @@ type User struct {
 }
 
 // LookupUser reads name's entry from the root's /etc/passwd (not the host's).
-func (r *Root) LookupUser(name string) (User, error) {
-	b, err := os.ReadFile(filepath.Join(r.Dir, "etc/passwd"))
+func (r *Root) LookupUser(name string) (User, error) { return LookupUser(r.Dir, name) }
+
+// LookupUser reads name's entry from rootDir's /etc/passwd.
+func LookupUser(rootDir, name string) (User, error) {
+	b, err := os.ReadFile(filepath.Join(rootDir, "etc/passwd"))
 	if err != nil {
 		return User{}, err
 	}
@@ -417,9 +425,9 @@ func (r *Root) LookupUser(name string) (User, error) {
 // systemDirs are searched for tools missing from $PATH.
 var systemDirs = []string{"/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
-// lookTool finds a host command in $PATH or, failing that, in the system
+// LookTool finds a host command in $PATH or, failing that, in the system
 // directories: a process's PATH may lack /usr/sbin (chroot, useradd).
-func lookTool(name string) (string, error) {
+func LookTool(name string) (string, error) {
 	p, err := exec.LookPath(name)
 	if err == nil || strings.Contains(name, "/") {
 		return p, err
@@ -432,8 +440,8 @@ func lookTool(name string) (string, error) {
 	return "", err
 }
 
-// busyboxPath finds a statically linked busybox.
-func busyboxPath() (string, error) {
+// BusyboxPath finds a statically linked busybox.
+func BusyboxPath() (string, error) {
 	var lastErr error
 	for _, p := range []string{"/usr/bin/busybox", "/bin/busybox", "/usr/sbin/busybox"} {
 		f, err := elf.Open(p)
@@ -513,7 +521,7 @@ func rpmbuild(ctx context.Context, tmp, spec string, defines ...string) ([]strin
 // run runs name with env in dir and returns its combined output; the error
 // names the command.
 func run(ctx context.Context, env []string, dir, name string, args ...string) (string, error) {
-	bin, err := lookTool(name)
+	bin, err := LookTool(name)
 	if err != nil {
 		return "", err
 	}
