@@ -17,13 +17,14 @@ import (
 
 	"github.com/rpmforge/rpmforge/pkg/channel"
 	"github.com/rpmforge/rpmforge/pkg/fsutil"
+	"github.com/rpmforge/rpmforge/pkg/s3store"
 )
 
 // channelCommands are the repo subcommands that manage a repository root
 // of release channels (pkg/channel): add, promote, prune, rollback,
 // history, list, client-config.
 func channelCommands() []*cli.Command {
-	rootFlag := &cli.StringFlag{Name: "root", Usage: "the repository root `DIR` (pool, channels, history; see docs/channels.md)"}
+	rootFlag := &cli.StringFlag{Name: "root", Usage: "the repository root: a `DIR`, or s3://BUCKET/PREFIX (pool, channels, history; see docs/channels.md, docs/s3.md)"}
 	channelFlag := &cli.StringFlag{Name: "channel", Aliases: []string{"c"}, Usage: "the channel `NAME` (default channels: dev, staging, prod)"}
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print a machine-readable result on stdout"}
 	// Flags of the commands that publish a channel.
@@ -36,13 +37,14 @@ func channelCommands() []*cli.Command {
 		jsonFlag,
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 	}
+	publish = append(publish, s3Flags()...)
 	with := func(fs ...cli.Flag) []cli.Flag { return append(fs, publish...) }
 	return []*cli.Command{
 		{
 			// "repo check DIR" (cmd_repo.go) checks one repository; this checks a root of channels.
 			Name:  "check-root",
 			Usage: "verify a repository root: every channel's repodata (repo check), its packages in the pool by SHA-256, history, sets, pool.json",
-			Flags: []cli.Flag{rootFlag, jsonFlag},
+			Flags: append([]cli.Flag{rootFlag, jsonFlag}, s3Flags()...),
 			Action: func(c *cli.Context) error {
 				if err := needFlags(c, "root"); err != nil {
 					return err
@@ -50,7 +52,7 @@ func channelCommands() []*cli.Command {
 				if c.NArg() != 0 {
 					return usagef("repo check-root takes no arguments")
 				}
-				res, err := channel.CheckRoot(c.Context, c.String("root"))
+				res, err := checkRoot(c)
 				if err != nil {
 					return fmt.Errorf("repo check-root %s: %w", c.String("root"), err)
 				}
@@ -190,7 +192,7 @@ func channelCommands() []*cli.Command {
 		{
 			Name:  "history",
 			Usage: "list a channel's snapshots: revision, time, who, what changed",
-			Flags: []cli.Flag{rootFlag, channelFlag, jsonFlag},
+			Flags: append([]cli.Flag{rootFlag, channelFlag, jsonFlag}, s3Flags()...),
 			Action: func(c *cli.Context) error {
 				if err := needFlags(c, "root", "channel"); err != nil {
 					return err
@@ -204,8 +206,8 @@ func channelCommands() []*cli.Command {
 		{
 			Name:  "list",
 			Usage: "list the packages of a channel (now, or at a revision)",
-			Flags: []cli.Flag{rootFlag, channelFlag, jsonFlag,
-				&cli.IntFlag{Name: "revision", Aliases: []string{"r"}, Usage: "list the package set of `REVISION` (default: the current one)"}},
+			Flags: append([]cli.Flag{rootFlag, channelFlag, jsonFlag,
+				&cli.IntFlag{Name: "revision", Aliases: []string{"r"}, Usage: "list the package set of `REVISION` (default: the current one)"}}, s3Flags()...),
 			Action: func(c *cli.Context) error {
 				if err := needFlags(c, "root", "channel"); err != nil {
 					return err
@@ -222,12 +224,12 @@ func channelCommands() []*cli.Command {
 			Description: "The file has gpgcheck=1, repo_gpgcheck=1 and gpgkey= pointing at the key published at the\n" +
 				"channel's root (RPM-GPG-KEY-<name>). --baseurl is where the repository root is served;\n" +
 				"the channel is the directory below it.",
-			Flags: []cli.Flag{rootFlag, channelFlag,
+			Flags: append([]cli.Flag{rootFlag, channelFlag,
 				&cli.StringFlag{Name: "baseurl", Usage: "`URL` of the repository root, such as https://repo.example.com/rpm"},
 				&cli.StringFlag{Name: "name", Usage: "repository id prefix `NAME` (default: name in rpmforge-channels.toml, else the root's directory name)"},
 				&cli.StringSliceFlag{Name: "gpgkey", Usage: "further key `URL` (a package signing key other than the repository's); repeatable"},
 				&cli.StringFlag{Name: "metadata-expire", Value: "1h", Usage: "how long hosts cache the metadata (dnf's `DURATION` syntax)"},
-				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the file to `PATH` instead of stdout"}},
+				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the file to `PATH` instead of stdout"}}, s3Flags()...),
 			Action: func(c *cli.Context) error {
 				if err := needFlags(c, "root", "channel", "baseurl"); err != nil {
 					return err
@@ -249,6 +251,23 @@ func needFlags(c *cli.Context, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// checkRoot runs channel.CheckRoot on --root.
+func checkRoot(c *cli.Context) (*channel.CheckResult, error) {
+	root := c.String("root")
+	if !s3store.IsURL(root) {
+		return channel.CheckRoot(c.Context, root)
+	}
+	s, err := openS3(c, root)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadS3Config(c.Context, s)
+	if err != nil {
+		return nil, err
+	}
+	return channel.CheckStore(c.Context, s, cfg, s.Location().String())
 }
 
 // openRoot opens --root with the signing key and keyring of the flags.
@@ -273,6 +292,9 @@ func openRoot(c *cli.Context, prog *progress) (*channel.Root, error) {
 		if k != nil {
 			opts.Signer = k
 		}
+	}
+	if s3store.IsURL(dir) {
+		return openS3Root(c, dir, opts)
 	}
 	return channel.Open(dir, opts)
 }

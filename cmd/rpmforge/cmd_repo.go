@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rpmforge/rpmforge/pkg/repo"
+	"github.com/rpmforge/rpmforge/pkg/s3store"
 )
 
 type repoPublishOptions struct {
@@ -27,6 +28,8 @@ type repoPublishOptions struct {
 	strict          bool
 	json            bool
 	quiet           bool
+	// s3 publishes an s3:// URL (dir).
+	s3 func(context.Context, repo.Options) (*repo.Result, error)
 }
 
 func repoCommand() *cli.Command {
@@ -36,14 +39,14 @@ func repoCommand() *cli.Command {
 		Subcommands: append([]*cli.Command{
 			{
 				Name:      "publish",
-				Usage:     "write or update the repodata of a directory of RPM packages",
+				Usage:     "write or update the repodata of a directory of RPM packages (or of the packages under s3://BUCKET/PREFIX)",
 				ArgsUsage: "DIR",
 				Description: "Writes DIR/repodata (primary, filelists and other, plus repomd.xml, last and atomically)\n" +
 					"for the .rpm files under DIR. Unchanged packages are neither read nor recompressed\n" +
 					"(cache in DIR/.rpmforge); with nothing changed nothing is written. Files named by the\n" +
 					"previous --keep-generations repomd.xml stay, so clients holding one do not get 404s.\n" +
 					"A file that is not a valid package is reported and left out (--strict: the publish fails).",
-				Flags: []cli.Flag{
+				Flags: append([]cli.Flag{
 					&cli.StringFlag{Name: "sign-key", Usage: "sign repomd.xml with the private key in `FILE` and publish its public key (passphrase from $" + envPassphrase + " or --passphrase-file)"},
 					&cli.StringFlag{Name: "passphrase-file", Usage: "read the signing key's passphrase from `FILE`"},
 					&cli.StringFlag{Name: "compress", Value: string(repo.Gzip), Usage: "metadata compression: gzip (every client), xz, or zstd (dnf and zypper only)"},
@@ -54,7 +57,7 @@ func repoCommand() *cli.Command {
 					&cli.BoolFlag{Name: "strict", Usage: "fail when a file is not a valid package (default: report and skip it)"},
 					&cli.BoolFlag{Name: "json", Usage: "print a machine-readable result on stdout"},
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
-				},
+				}, s3Flags()...),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("repo publish takes one directory (got %d arguments)", c.NArg())
@@ -75,6 +78,9 @@ func repoCommand() *cli.Command {
 						compress: comp, database: c.Bool("database"), changelogLimit: limit,
 						keepGenerations: c.Int("keep-generations"), noWait: c.Bool("no-wait"), strict: c.Bool("strict"),
 						json: c.Bool("json"), quiet: c.Bool("quiet") || c.Bool("json"),
+						s3: func(ctx context.Context, ro repo.Options) (*repo.Result, error) {
+							return publishS3(ctx, c, c.Args().First(), ro)
+						},
 					}, c.App.Writer, c.App.ErrWriter)
 				},
 			},
@@ -82,11 +88,20 @@ func repoCommand() *cli.Command {
 				Name:      "check",
 				Usage:     "verify a published repository: checksums, sizes, open-checksums, package counts",
 				ArgsUsage: "DIR",
+				Flags:     s3Flags(),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return usagef("repo check takes one directory (got %d arguments)", c.NArg())
 					}
-					res, err := repo.Check(c.Context, &repo.DirStorage{Root: c.Args().First()})
+					var st repo.Storage = &repo.DirStorage{Root: c.Args().First()}
+					if s3store.IsURL(c.Args().First()) {
+						s, err := openS3(c, c.Args().First())
+						if err != nil {
+							return err
+						}
+						st = s
+					}
+					res, err := repo.Check(c.Context, st)
 					if err != nil {
 						return fmt.Errorf("repo check %s: %w", c.Args().First(), err)
 					}
@@ -94,7 +109,7 @@ func repoCommand() *cli.Command {
 					return nil
 				},
 			},
-		}, channelCommands()...),
+		}, append(channelCommands(), syncCommand())...),
 	}
 }
 
@@ -132,12 +147,14 @@ type repoFile struct {
 }
 
 func runRepoPublish(ctx context.Context, opts repoPublishOptions, stdout, stderr io.Writer) error {
-	st, err := os.Stat(opts.dir)
-	if err != nil {
-		return fmt.Errorf("repo publish: %w", err)
-	}
-	if !st.IsDir() {
-		return usagef("repo publish: %s is not a directory", opts.dir)
+	if !s3store.IsURL(opts.dir) {
+		st, err := os.Stat(opts.dir)
+		if err != nil {
+			return fmt.Errorf("repo publish: %w", err)
+		}
+		if !st.IsDir() {
+			return usagef("repo publish: %s is not a directory", opts.dir)
+		}
 	}
 	ro := repo.Options{
 		Compression: opts.compress, Database: opts.database, ChangelogLimit: opts.changelogLimit,
@@ -158,7 +175,13 @@ func runRepoPublish(ctx context.Context, opts repoPublishOptions, stdout, stderr
 	prog := newProgress(stderr, opts.quiet)
 	ro.Progress = prog
 	start := time.Now()
-	res, err := repo.Publish(ctx, opts.dir, ro)
+	var res *repo.Result
+	var err error
+	if s3store.IsURL(opts.dir) {
+		res, err = opts.s3(ctx, ro)
+	} else {
+		res, err = repo.Publish(ctx, opts.dir, ro)
+	}
 	prog.Done()
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/repo"
 	"github.com/rpmforge/rpmforge/pkg/sign"
 )
@@ -81,6 +82,7 @@ func (r *Root) Add(ctx context.Context, ch string, files []string, opts AddOptio
 	}
 	nevras := idx.byNEVRA()
 	var fresh []*staged
+	idxChanged := false
 	for _, s := range pkgs {
 		nevra := s.pkg.NEVRA()
 		if sum, ok := nevras[nevra]; ok && sum != s.pkg.SHA256 {
@@ -95,6 +97,7 @@ func (r *Root) Add(ctx context.Context, ch string, files []string, opts AddOptio
 		o := idx.Objects[s.pkg.SHA256]
 		if o != nil && o.Removed == nil {
 			if _, err := r.store.Stat(ctx, s.pkg.PoolName()); err == nil {
+				idxChanged = idxChanged || o.Unreferenced != nil
 				o.Unreferenced = nil
 				continue
 			}
@@ -108,8 +111,10 @@ func (r *Root) Add(ctx context.Context, ch string, files []string, opts AddOptio
 		idx.Objects[s.pkg.SHA256] = &PoolObject{Package: s.pkg, Added: r.opts.Now().UTC().Truncate(time.Second),
 			AddedBy: r.opts.User, Source: filepath.Base(s.source), Signers: s.signers}
 	}
-	if err := savePoolIndex(ctx, r.store, idx); err != nil {
-		return nil, err
+	if idxChanged || len(fresh) > 0 {
+		if err := savePoolIndex(ctx, r.store, idx); err != nil {
+			return nil, err
+		}
 	}
 	return r.change(ctx, ch, func(cur Set, _ *history) (Set, Snapshot, error) {
 		have := cur.bySum()
@@ -168,7 +173,7 @@ func (r *Root) stage(ctx context.Context, file string, required []string) (*stag
 	}
 	s := &staged{tmp: out.Name(), source: file}
 	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(out, h), ctxReader{ctx, in})
+	_, err = io.Copy(io.MultiWriter(out, h), fsutil.ContextReader(ctx, in))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

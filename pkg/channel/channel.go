@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -284,7 +285,7 @@ func (r *Root) publish(ctx context.Context, ch string, old, set Set, snap *Snaps
 	for _, n := range stale {
 		excluded[PackagesDir+"/"+n] = true
 	}
-	stateDir, err := r.store.LocalDir(stateDir + "/publish/" + ch)
+	stateDir, err := r.store.CacheDir(stateDir + "/publish/" + ch)
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +307,14 @@ func (r *Root) publish(ctx context.Context, ch string, old, set Set, snap *Snaps
 		Progress:        r.opts.Progress,
 		Exclude:         func(href string) bool { return excluded[href] },
 	}
+	if dir == "" {
+		// No local tree: the packages are the set's, read (when the
+		// publish cache lacks them) from their pool objects.
+		if opts.Files, err = r.listedFiles(ctx, set, snap); err != nil {
+			return nil, err
+		}
+		dir = ch
+	}
 	res, err := repo.Publish(ctx, dir, opts)
 	if err != nil {
 		return nil, err
@@ -322,20 +331,48 @@ func (r *Root) publish(ctx context.Context, ch string, old, set Set, snap *Snaps
 	return res, nil
 }
 
+// listedFiles describes the packages of set for repo.Publish in a store
+// without local files. A package's time is when it entered the pool, the
+// same in every channel.
+func (r *Root) listedFiles(ctx context.Context, set Set, snap *Snapshot) ([]repo.PackageFile, error) {
+	idx, err := loadPoolIndex(ctx, r.store)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]repo.PackageFile, 0, len(set))
+	for _, p := range set {
+		mtime := snap.Time
+		if o := idx.Objects[p.SHA256]; o != nil && !o.Added.IsZero() {
+			mtime = o.Added
+		}
+		pool := p.PoolName()
+		files = append(files, repo.PackageFile{
+			Href: p.Href(), Size: p.Size, Mtime: mtime, ID: "sha256:" + p.SHA256, SHA256: p.SHA256,
+			Open: func(ctx context.Context) (io.ReadCloser, error) { return r.store.Open(ctx, pool) },
+		})
+	}
+	return files, nil
+}
+
 // materialize makes the package files of channel ch those of set: links to
 // the pool objects are added. It returns the files of Packages/ that are
 // not in set (stale), and those of them to remove once the new repomd.xml
 // is in place: with full, all (the directory is reconciled with set
 // whatever it holds, after a crash); otherwise those not in old either
 // (old's stay one generation longer) and only the difference between old
-// and set is linked.
+// and set is linked. dir is the channel's local directory, "" when the
+// store has none.
 func (r *Root) materialize(ctx context.Context, ch string, old, set Set, full bool) (dir string, stale, remove []string, err error) {
 	dir, err = r.store.LocalDir(ch)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotLocal):
+		dir = ""
+	case err != nil:
 		return "", nil, nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", nil, nil, fmt.Errorf("channel %s: %w", ch, err)
+	default:
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, nil, fmt.Errorf("channel %s: %w", ch, err)
+		}
 	}
 	want := make(map[string]*Package, len(set))
 	for i := range set {

@@ -11,9 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -51,7 +49,12 @@ func CheckRoot(ctx context.Context, dir string) (*CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := NewDirStore(dir, cfg.Link, true)
+	return CheckStore(ctx, NewDirStore(dir, cfg.Link, true), cfg, dir)
+}
+
+// CheckStore is CheckRoot for a root in any store (where names it in
+// messages): every package is read (downloaded, from object storage).
+func CheckStore(ctx context.Context, s Store, cfg *Config, where string) (*CheckResult, error) {
 	idx, err := loadPoolIndex(ctx, s)
 	if err != nil {
 		return nil, err
@@ -67,7 +70,7 @@ func CheckRoot(ctx context.Context, dir string) (*CheckResult, error) {
 		if h, ok := hashed[p]; ok {
 			return h, nil
 		}
-		f, err := os.Open(p)
+		f, err := s.Open(ctx, p)
 		if err != nil {
 			return "", err
 		}
@@ -103,21 +106,24 @@ func CheckRoot(ctx context.Context, dir string) (*CheckResult, error) {
 		if head := h.head(); head != nil {
 			cc.Revision, cc.Pending = head.Revision, head.Pending
 		}
-		chDir := filepath.Join(dir, ch)
-		if _, err := os.Stat(filepath.Join(chDir, "repodata", "repomd.xml")); errors.Is(err, fs.ErrNotExist) {
+		chDir := path.Join(where, ch)
+		if _, err := s.Stat(ctx, ch+"/repodata/repomd.xml"); errors.Is(err, fs.ErrNotExist) {
 			if len(h.Snapshots) > 0 && !(len(h.Snapshots) == 1 && h.Snapshots[0].Pending) {
 				return nil, fmt.Errorf("channel %s: revision %d is recorded but %s has no repodata/repomd.xml", ch, h.head().Revision, chDir)
 			}
 			res.Channels = append(res.Channels, cc)
 			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("channel %s: %w", ch, err)
 		}
-		cr, err := repo.Check(ctx, &repo.DirStorage{Root: chDir})
+		chStore := prefixStorage{s, ch + "/"}
+		cr, err := repo.Check(ctx, chStore)
 		if err != nil {
 			return nil, fmt.Errorf("channel %s: %w", ch, err)
 		}
 		cc.Repomd, cc.Packages = cr.Repomd.Revision, cr.Packages
 		rec := cr.Repomd.Record("primary")
-		data, err := os.ReadFile(filepath.Join(chDir, filepath.FromSlash(rec.Location)))
+		data, err := readFile(ctx, s, ch+"/"+rec.Location)
 		if err != nil {
 			return nil, fmt.Errorf("channel %s: %w", ch, err)
 		}
@@ -130,7 +136,7 @@ func CheckRoot(ctx context.Context, dir string) (*CheckResult, error) {
 			if strings.HasPrefix(href, "../") || path.IsAbs(href) {
 				return nil, fmt.Errorf("channel %s: package %s outside the channel: %s", ch, p.Name, p.Href)
 			}
-			got, err := sum(filepath.Join(chDir, filepath.FromSlash(href)))
+			got, err := sum(ch + "/" + href)
 			if err != nil {
 				return nil, fmt.Errorf("channel %s: package %s of repomd.xml revision %s: %w", ch, p.Name, cc.Repomd, err)
 			}
@@ -140,7 +146,7 @@ func CheckRoot(ctx context.Context, dir string) (*CheckResult, error) {
 			if len(p.Sum) != 64 {
 				return nil, fmt.Errorf("channel %s: %s: bad checksum %q in primary.xml", ch, href, p.Sum)
 			}
-			pool := filepath.Join(dir, filepath.FromSlash(poolName(p.Sum)))
+			pool := poolName(p.Sum)
 			got, err = sum(pool)
 			if err != nil {
 				return nil, fmt.Errorf("channel %s: %s: pool object: %w", ch, href, err)

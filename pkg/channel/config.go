@@ -2,8 +2,10 @@ package channel
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -103,39 +105,65 @@ var reserved = []string{"pool", "repodata", "keys"}
 // LoadConfig reads root/rpmforge-channels.toml; a missing file gives the
 // defaults. Unknown keys are errors.
 func LoadConfig(root string) (*Config, error) {
-	c := &Config{}
 	p := filepath.Join(root, ConfigName)
 	b, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("channel: %w", err)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(b, p, filepath.Base(abs))
+}
+
+// LoadConfigFrom reads rpmforge-channels.toml from a store (where names it
+// in messages, base is the root's default name); a missing file gives the
+// defaults.
+func LoadConfigFrom(ctx context.Context, s Store, where, base string) (*Config, error) {
+	rc, err := s.Open(ctx, ConfigName)
+	var b []byte
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("channel: %w", err)
 	default:
+		b, err = io.ReadAll(io.LimitReader(rc, 1<<20))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("channel: reading %s: %w", where, err)
+		}
+	}
+	return ParseConfig(b, where, base)
+}
+
+// ParseConfig parses the content of rpmforge-channels.toml (nil: the
+// defaults); where names the file in errors, base is the root's name
+// (the default repository id prefix).
+func ParseConfig(b []byte, where, base string) (*Config, error) {
+	c := &Config{}
+	if b != nil {
 		md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(c)
 		if err != nil {
-			return nil, fmt.Errorf("channel: %s: %w (fix the file; see docs/channels.md)", p, err)
+			return nil, fmt.Errorf("channel: %s: %w (fix the file; see docs/channels.md)", where, err)
 		}
 		if und := md.Undecoded(); len(und) > 0 {
 			keys := make([]string, len(und))
 			for i, k := range und {
 				keys[i] = k.String()
 			}
-			return nil, fmt.Errorf("channel: %s: unknown key %s (see docs/channels.md for the keys)", p, strings.Join(keys, ", "))
+			return nil, fmt.Errorf("channel: %s: unknown key %s (see docs/channels.md for the keys)", where, strings.Join(keys, ", "))
 		}
 	}
-	if err := c.fill(root); err != nil {
-		return nil, fmt.Errorf("channel: %s: %w", p, err)
+	if err := c.fill(base); err != nil {
+		return nil, fmt.Errorf("channel: %s: %w", where, err)
 	}
 	return c, nil
 }
 
-func (c *Config) fill(root string) error {
+func (c *Config) fill(base string) error {
 	if c.Name == "" {
-		abs, err := filepath.Abs(root)
-		if err != nil {
-			return err
-		}
-		c.Name = nameFrom(filepath.Base(abs))
+		c.Name = nameFrom(base)
 	}
 	if !channelName.MatchString(c.Name) {
 		return fmt.Errorf("name %q: use lowercase letters, digits, '.', '_' and '-'", c.Name)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/sign"
 )
 
@@ -132,7 +133,7 @@ func (r *Root) verifyObject(ctx context.Context, p Package, required []string) e
 	}
 	defer rc.Close()
 	h := sha256.New()
-	rep, err := sign.Verify(io.TeeReader(ctxReader{ctx, rc}, h), r.keyring, sign.VerifyOptions{RequireSignature: len(required) > 0})
+	rep, err := sign.Verify(io.TeeReader(fsutil.ContextReader(ctx, rc), h), r.keyring, sign.VerifyOptions{RequireSignature: len(required) > 0})
 	if err != nil {
 		return fmt.Errorf("channel: %s: reading %s: %w", p.NEVRA(), p.PoolName(), err)
 	}

@@ -14,15 +14,19 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
+	"github.com/rpmforge/rpmforge/pkg/repo"
 )
 
 // Store holds a repository root: the pool, each channel's published tree
 // and the history, as slash-separated names relative to the root.
 //
-// DirStore keeps a root in a local directory. An object store (s3://) can
-// implement Link as a server-side copy and Lock with a conditional write;
-// repo.Publish still needs LocalDir, a local view of the channel's package
-// files (see docs/channels.md).
+// DirStore keeps a root in a local directory; pkg/s3store keeps one in a
+// bucket, with Link a server-side copy and Lock a conditional write. A
+// store without local files returns ErrNotLocal from LocalDir: a channel
+// is then published from its package set, reading pool objects through
+// Open (see docs/s3.md).
 type Store interface {
 	// WriteFile stores what r yields under name, atomically (readers see
 	// the old content or the new) and durably when it returns.
@@ -50,8 +54,13 @@ type Store interface {
 	// reads, waiting unless noWait (then the error wraps ErrLocked).
 	Lock(ctx context.Context, exclusive, noWait bool) (unlock func(), err error)
 	// LocalDir is the local directory holding the tree under name (a
-	// channel), which repo.Publish scans for packages.
+	// channel), which repo.Publish scans for packages; the error wraps
+	// ErrNotLocal when the store has no local files.
 	LocalDir(name string) (string, error)
+	// CacheDir is a local directory for what is kept under name
+	// (pkg/repo's publish cache): in the root for a DirStore, in a local
+	// cache for an object store.
+	CacheDir(name string) (string, error)
 	// TempDir is a local directory for files being verified before they
 	// are ingested.
 	TempDir() (string, error)
@@ -60,6 +69,10 @@ type Store interface {
 // ErrLocked is wrapped by errors of operations that did not wait for
 // another one holding the root's lock.
 var ErrLocked = errors.New("the repository root is locked by another rpmforge")
+
+// ErrNotLocal is wrapped by LocalDir's error when a store has no local
+// files (object storage).
+var ErrNotLocal = errors.New("the store has no local files")
 
 // stateDir holds what clients never see: the lock, the history, the
 // package sets, the pool index and pkg/repo's publish caches. It is hidden,
@@ -114,7 +127,7 @@ func (d *DirStore) WriteFile(ctx context.Context, name string, r io.Reader) (err
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(tmp, fsutil.ContextReader(ctx, r)); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -192,19 +205,6 @@ func (d *DirStore) List(_ context.Context, dir string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// ctxReader stops a copy when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Link implements Store.
@@ -349,6 +349,9 @@ func (d *DirStore) Ingest(ctx context.Context, localPath, name string) error {
 // LocalDir implements Store.
 func (d *DirStore) LocalDir(name string) (string, error) { return d.local(name) }
 
+// CacheDir implements Store: the cache is in the root.
+func (d *DirStore) CacheDir(name string) (string, error) { return d.local(name) }
+
 // TempDir implements Store: under the root, so that Ingest is a rename.
 func (d *DirStore) TempDir() (string, error) {
 	p := filepath.Join(d.Root, stateDir, "tmp")
@@ -421,6 +424,10 @@ func lockHolder(f *os.File) string {
 }
 
 // prefixStorage is the repo.Storage of one channel's tree inside a Store.
+// SubStorage is the repo.Storage of the files of s under prefix (a
+// channel's tree: "prod/").
+func SubStorage(s Store, prefix string) repo.Storage { return prefixStorage{s, prefix} }
+
 type prefixStorage struct {
 	s      Store
 	prefix string // "prod/"

@@ -102,7 +102,7 @@ const wholeFileLimit = 64 << 20
 // readPackageFrom reads a package from an open file of size bytes. A file
 // up to wholeFileLimit is read whole into *buf (reused between calls),
 // parsed in place and hashed in one call; a larger one is streamed.
-func readPackageFrom(f *os.File, size, mtime int64, href string, opts ReadOptions, buf *[]byte) (p *Package, err error) {
+func readPackageFrom(f io.Reader, size, mtime int64, href string, opts ReadOptions, buf *[]byte) (p *Package, err error) {
 	if size < 96 {
 		return nil, fmt.Errorf("%w: %w: %d bytes, too short", ErrInvalid, errNotRPM, size)
 	}

@@ -89,9 +89,28 @@ type Options struct {
 	// it to keep a package the previous repomd.xml names in place until the
 	// new repomd.xml has replaced it.
 	Exclude func(href string) bool
+	// Files, if not nil, are the packages to publish instead of those found
+	// under the directory: objects in a bucket, a channel's pool objects.
+	// Publish then needs no local directory (dir only names the
+	// repository in messages) and StateDir must be set.
+	Files []PackageFile
 
 	// racyWindow overrides defaultRacyWindow (tests); negative disables.
 	racyWindow time.Duration
+}
+
+// PackageFile is a package given to Publish (Options.Files) rather than found.
+type PackageFile struct {
+	Href  string // its location in the repository
+	Size  int64
+	Mtime time.Time // primary.xml's <time file>
+	// ID changes whenever the bytes do (an object's ETag, its SHA-256):
+	// a cached package with the same href, ID, size and mtime is not read
+	// again.
+	ID string
+	// SHA256, if known, must be what is read.
+	SHA256 string
+	Open   func(ctx context.Context) (io.ReadCloser, error)
 }
 
 // Skipped is a file left out of the repository.
@@ -141,7 +160,13 @@ func (o *Options) fill(dir string) error {
 		o.KeyName = "RPM-GPG-KEY"
 	}
 	if o.StateDir == "" {
+		if o.Files != nil {
+			return errors.New("repo: publishing listed files needs a state directory")
+		}
 		o.StateDir = filepath.Join(dir, ".rpmforge")
+	}
+	if o.Files != nil && o.Storage == nil {
+		return errors.New("repo: publishing listed files needs a storage")
 	}
 	if o.Storage == nil {
 		o.Storage = &DirStorage{Root: dir, NoSync: o.NoSync}
@@ -198,10 +223,12 @@ func Publish(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if err := opts.fill(dir); err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("repo: %s is not a directory", dir)
+	if opts.Files == nil {
+		if st, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("repo: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("repo: %s is not a directory", dir)
+		}
 	}
 	unlock, err := lockRepo(ctx, opts.StateDir, opts.NoWait, func(holder string) {
 		opts.Progress.Step("waiting for " + holder + " to finish publishing")
@@ -264,10 +291,16 @@ func (p *publisher) run(ctx context.Context) (*Result, error) {
 	p.now = time.Now()
 	res := &Result{}
 	o := p.opts
-	o.Progress.Step("scanning " + p.dir)
-	files, bad, err := scanDir(p.dir)
-	if err != nil {
-		return nil, err
+	var files []pkgFile
+	var bad []Skipped
+	if o.Files != nil {
+		files = listedFiles(o.Files)
+	} else {
+		o.Progress.Step("scanning " + p.dir)
+		var err error
+		if files, bad, err = scanDir(p.dir); err != nil {
+			return nil, err
+		}
 	}
 	if o.Exclude != nil {
 		files = slices.DeleteFunc(files, func(f pkgFile) bool { return o.Exclude(f.href) })
@@ -583,7 +616,10 @@ var errChanged = errors.New("file changed while it was being read")
 // network file systems, 2 s on FAT): such a file is read again next time.
 const defaultRacyWindow = 2 * time.Second
 
-func (p *publisher) readOne(f pkgFile, buf, fileBuf *[]byte) (item, error) {
+func (p *publisher) readOne(ctx context.Context, f pkgFile, buf, fileBuf *[]byte) (item, error) {
+	if f.listed != nil {
+		return p.readListed(ctx, f, buf, fileBuf)
+	}
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return item{}, err
@@ -607,6 +643,11 @@ func (p *publisher) readOne(f pkgFile, buf, fileBuf *[]byte) (item, error) {
 	}
 	now, window := time.Now().UnixNano(), int64(p.opts.racyWindow)
 	racy := now-f.mtimeNs < window || now-f.ctimeNs < window
+	return p.render(f, pkg, racy, buf), nil
+}
+
+// render makes a read package's item: its fragments and cache entry.
+func (p *publisher) render(f pkgFile, pkg *Package, racy bool, buf *[]byte) item {
 	var frags [numKinds][]byte
 	for k := range numKinds {
 		*buf = appendKind((*buf)[:0], k, pkg)
@@ -617,7 +658,7 @@ func (p *publisher) readOne(f pkgFile, buf, fileBuf *[]byte) (item, error) {
 		e: stateEntry{Href: f.href, Dev: f.dev, Ino: f.ino, Size: f.size, Mtime: f.mtimeNs, Ctime: f.ctimeNs,
 			Racy: racy, PkgID: pkg.PkgID, Key: hexKey(key)},
 		key: key, frags: &frags,
-	}, nil
+	}
 }
 
 // Chunking: a chunk ends after a package whose href hashes to 0 modulo
@@ -755,7 +796,7 @@ func (p *publisher) readAndBuild(ctx context.Context, files []pkgFile, items []i
 			defer readers.Done()
 			var buf, fileBuf []byte
 			for t := range work {
-				it, err := p.readOne(files[t.i], &buf, &fileBuf)
+				it, err := p.readOne(ctx, files[t.i], &buf, &fileBuf)
 				mu.Lock()
 				done += files[t.i].size
 				p.opts.Progress.Bytes(done, total)

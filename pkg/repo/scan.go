@@ -16,6 +16,7 @@ type pkgFile struct {
 	href, path             string
 	dev, ino               uint64
 	size, mtimeNs, ctimeNs int64
+	listed                 *PackageFile // given in Options.Files, not found
 }
 
 func fileIdentity(st fs.FileInfo) (dev, ino uint64, ctimeNs int64) {

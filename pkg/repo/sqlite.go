@@ -120,7 +120,7 @@ func (p *publisher) writeDatabases(ctx context.Context, items []*item, xml []Rec
 		if readErr = ctx.Err(); readErr != nil {
 			break
 		}
-		pkg, err := p.rereadPackage(it.e)
+		pkg, err := p.rereadPackage(ctx, it.e)
 		if err != nil {
 			readErr = fmt.Errorf("database: %w", err)
 			break
@@ -151,15 +151,15 @@ func (p *publisher) writeDatabases(ctx context.Context, items []*item, xml []Rec
 }
 
 // rereadPackage reads a package's headers again, for the databases.
-func (p *publisher) rereadPackage(e stateEntry) (*Package, error) {
-	f, err := os.Open(filepath.Join(p.dir, filepath.FromSlash(e.Href)))
+func (p *publisher) rereadPackage(ctx context.Context, e stateEntry) (*Package, error) {
+	f, name, err := p.openEntry(ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	hdrs, err := readRPMHeaders(bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return finishPackage(hdrs, e.PkgID, e.Size, time.Unix(0, e.Mtime).Unix(), e.Href, ReadOptions{ChangelogLimit: p.opts.readLimit()})
 }

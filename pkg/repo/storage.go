@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 )
 
 // Storage is where a repository's published files live. Publish writes
@@ -82,7 +84,7 @@ func (d *DirStorage) WriteFile(ctx context.Context, name string, r io.Reader) (e
 		}
 	}()
 	buf := getCopyBuf()
-	_, err = io.CopyBuffer(tmp, ctxReader{ctx, r}, *buf)
+	_, err = io.CopyBuffer(tmp, fsutil.ContextReader(ctx, r), *buf)
 	putCopyBuf(buf)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
@@ -194,17 +196,4 @@ func (d *DirStorage) Remove(_ context.Context, name string) error {
 		return err
 	}
 	return nil
-}
-
-// ctxReader stops a copy when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

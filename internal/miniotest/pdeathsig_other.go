@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package miniotest
+
+import "syscall"
+
+func pdeathsig(*syscall.SysProcAttr) {}

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package miniotest
+
+import "os/exec"
+
+func setProcAttr(*exec.Cmd) {}
+
+// killGroup kills the server process.
+func killGroup(cmd *exec.Cmd) { _ = cmd.Process.Kill() }
