@@ -52,22 +52,7 @@ func channelCommands() []*cli.Command {
 				if c.NArg() != 0 {
 					return usagef("repo check-root takes no arguments")
 				}
-				res, err := checkRoot(c)
-				if err != nil {
-					return fmt.Errorf("repo check-root %s: %w", c.String("root"), err)
-				}
-				if c.Bool("json") {
-					return writeJSON(c.App.Writer, res)
-				}
-				for _, cc := range res.Channels {
-					pending := ""
-					if cc.Pending {
-						pending = " (revision pending: the next change publishes it)"
-					}
-					fmt.Fprintf(c.App.Writer, "%s: OK, revision %d, repomd.xml %s, %s%s\n", cc.Channel, cc.Revision, cc.Repomd, plural(cc.Packages, "package"), pending)
-				}
-				fmt.Fprintf(c.App.Writer, "pool: OK, %s\n", plural(res.PoolObjects, "object"))
-				return nil
+				return runCheckRoot(c)
 			},
 		},
 		{
@@ -522,4 +507,24 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// runCheckRoot is repo check-root (and repo check --root).
+func runCheckRoot(c *cli.Context) error {
+	res, err := checkRoot(c)
+	if err != nil {
+		return fmt.Errorf("repo check-root %s: %w", c.String("root"), err)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, res)
+	}
+	for _, cc := range res.Channels {
+		pending := ""
+		if cc.Pending {
+			pending = " (revision pending: the next change publishes it)"
+		}
+		fmt.Fprintf(c.App.Writer, "%s: OK, revision %d, repomd.xml %s, %s%s\n", cc.Channel, cc.Revision, cc.Repomd, plural(cc.Packages, "package"), pending)
+	}
+	fmt.Fprintf(c.App.Writer, "pool: OK, %s\n", plural(res.PoolObjects, "object"))
+	return nil
 }

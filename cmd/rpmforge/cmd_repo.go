@@ -88,10 +88,19 @@ func repoCommand() *cli.Command {
 				Name:      "check",
 				Usage:     "verify a published repository: checksums, sizes, open-checksums, package counts",
 				ArgsUsage: "DIR",
-				Flags:     s3Flags(),
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "root", Usage: "check a repository root of channels instead (as repo check-root)"},
+					&cli.BoolFlag{Name: "json", Usage: "with --root: print a machine-readable result"},
+				}, s3Flags()...),
 				Action: func(c *cli.Context) error {
+					if c.IsSet("root") {
+						if c.NArg() != 0 {
+							return usagef("repo check --root takes no arguments")
+						}
+						return runCheckRoot(c)
+					}
 					if c.NArg() != 1 {
-						return usagef("repo check takes one directory (got %d arguments)", c.NArg())
+						return usagef("repo check takes one directory, or --root (got %d arguments)", c.NArg())
 					}
 					var st repo.Storage = &repo.DirStorage{Root: c.Args().First()}
 					if s3store.IsURL(c.Args().First()) {

@@ -135,7 +135,7 @@ func TestE2ES3Channels(t *testing.T) {
 	// check, and dnf reads the copy.
 	dir := filepath.Join(t.TempDir(), "acme")
 	mustCLI(t, "repo", "sync", "--from", root, "--to", dir)
-	mustCLI(t, "repo", "check-root", "--root", dir)
+	mustCLI(t, "repo", "check", "--root", dir) // repo check --root is check-root
 	mustCLI(t, "repo", "sync", "--from", dir, "--to", "s3://rpms/mirror")
 	if out := mustCLI(t, "repo", "sync", "--from", dir, "--to", "s3://rpms/mirror"); !strings.Contains(out, "copied 0 files") {
 		t.Errorf("second sync copied something:\n%s", out)

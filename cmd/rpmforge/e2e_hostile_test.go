@@ -9,7 +9,8 @@ import (
 	"github.com/rpmforge/rpmforge/internal/testroot"
 )
 
-// TestE2EHostileFileNames: project files whose names carry spaces, XML
+// TestE2EHostileFileNames: a project under a directory named with quotes,
+// spaces and shell metacharacters builds; project files whose names carry spaces, XML
 // metacharacters, quotes and non-ASCII UTF-8 are packaged under their exact
 // names (rpm lists them, installs them); a name that is not UTF-8 fails the
 // build with one clear line naming it, writing nothing. (Symlinks out of
@@ -17,7 +18,9 @@ import (
 // "..": TestE2EBadInput.)
 func TestE2EHostileFileNames(t *testing.T) {
 	e2eRequire(t)
-	p := newProject(t, filepath.Join(t.TempDir(), "mysite"))
+	// The project (and its venv, relocated) lives under a directory whose
+	// name needs shell quoting.
+	p := newProject(t, filepath.Join(t.TempDir(), `it's a "b" & $c`, "mysite"))
 	names := []string{
 		`polls/hostile/a b&c<d>e"f'g.txt`,
 		`polls/hostile/sp ace/ünï cødé $x;y|z*.txt`,
