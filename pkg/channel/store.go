@@ -28,22 +28,11 @@ import (
 // is then published from its package set, reading pool objects through
 // Open (see docs/s3.md).
 type Store interface {
-	// WriteFile stores what r yields under name, atomically (readers see
-	// the old content or the new) and durably when it returns.
-	WriteFile(ctx context.Context, name string, r io.Reader) error
-	// Sync makes everything written so far durable.
-	Sync(ctx context.Context) error
-	// Open opens a stored file; the error wraps fs.ErrNotExist if there
-	// is none.
-	Open(ctx context.Context, name string) (io.ReadCloser, error)
-	// Stat returns a stored file's size; the error wraps fs.ErrNotExist if
-	// there is none.
-	Stat(ctx context.Context, name string) (int64, error)
-	// List returns the names of the files directly in directory dir
-	// (none if it does not exist).
-	List(ctx context.Context, dir string) ([]string, error)
-	// Remove deletes a file; removing a missing file is not an error.
-	Remove(ctx context.Context, name string) error
+	// WriteFile, Sync, Open, Stat, List and Remove are repo.Storage's:
+	// WriteFile is atomic (readers see the old content or the new) and
+	// durable when it returns; List includes symlinks (channel packages in
+	// symlink mode) and returns none for a directory that does not exist.
+	repo.Storage
 	// Link makes name (a package of a channel) refer to the pool object
 	// poolName: the same bytes, replacing what name held, atomically.
 	Link(ctx context.Context, poolName, name string) error
