@@ -31,7 +31,7 @@ func s3Env(t *testing.T, srv *miniotest.Server) {
 // loopback) and has the real clients install from the bucket over plain
 // HTTP (anonymous read by bucket policy), with gpgcheck and
 // repo_gpgcheck: install from prod, upgrade after a promotion, rollback;
-// zypper reads the channels; check-root, history, list, plain publish of
+// zypper reads the channels; prune, check-root, history, list, plain publish of
 // a prefix, repo check and repo sync both ways work on s3:// roots.
 func TestE2ES3Channels(t *testing.T) {
 	srv := miniotest.Start(t)
@@ -115,6 +115,13 @@ func TestE2ES3Channels(t *testing.T) {
 		t.Fatalf("zypper search: %v\n%s", err, out)
 	}
 
+	// prune: dev keeps its newest hello; the pool keeps 1.0 (prod has it).
+	out = mustCLI(t, "repo", "prune", "--root", root, "--channel", "dev", "--keep", "1", "--sign-key", key)
+	t.Logf("prune:\n%s", out)
+	if out := mustCLI(t, "repo", "list", "--root", root, "--channel", "dev"); strings.Contains(out, "hello-1.0-1.noarch") || !strings.Contains(out, "hello-2.0-1.noarch") {
+		t.Errorf("dev after prune --keep 1:\n%s", out)
+	}
+
 	// The read commands.
 	out = mustCLI(t, "repo", "check-root", "--root", root)
 	if !strings.Contains(out, "prod: OK, revision 3") || !strings.Contains(out, "pool: OK, 2 objects") {
@@ -124,8 +131,8 @@ func TestE2ES3Channels(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustCLI(t, "repo", "history", "--root", root, "--channel", "prod", "--json")), &hist); err != nil || len(hist) != 3 {
 		t.Errorf("history: %d snapshots, %v", len(hist), err)
 	}
-	if out := mustCLI(t, "repo", "list", "--root", root, "--channel", "dev"); !strings.Contains(out, "hello-2.0-1.noarch") {
-		t.Errorf("list dev:\n%s", out)
+	if out := mustCLI(t, "repo", "list", "--root", root, "--channel", "prod", "--revision", "2"); !strings.Contains(out, "hello-2.0-1.noarch") {
+		t.Errorf("list prod -r 2:\n%s", out)
 	}
 	if out := mustCLI(t, "repo", "check", "s3://rpms/acme/prod"); !strings.Contains(out, "OK, 1 packages") {
 		t.Errorf("repo check:\n%s", out)
