@@ -278,6 +278,11 @@ func openRoot(c *cli.Context, prog *progress) (*channel.Root, error) {
 			opts.Signer = k
 		}
 	}
+	return openRootAt(c, dir, opts)
+}
+
+// openRootAt opens the root at dir, a directory or an s3:// URL.
+func openRootAt(c *cli.Context, dir string, opts channel.Options) (*channel.Root, error) {
 	if s3store.IsURL(dir) {
 		return openS3Root(c, dir, opts)
 	}

@@ -134,16 +134,16 @@ func inventoryHostsCommand() *cli.Command {
 			"host (rpmdb.sqlite, Packages, Packages.db, or a directory holding one); HOST=PATH names the\n" +
 			"host of a database. --rpms [CHANNEL=]DIR (repeatable) is a directory of published RPMs,\n" +
 			"one per channel; hosts.toml assigns each host its channel.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "hosts", Usage: "hosts.toml: address, channel, owner... of each host (`FILE`)"},
 			&cli.StringSliceFlag{Name: "rpms", Usage: "published RPMs of a channel: `[CHANNEL=]DIR` (repeatable)"},
-			&cli.StringFlag{Name: "root", Usage: "repository root whose channels hosts are compared with (`DIR`, instead of --rpms)"},
+			&cli.StringFlag{Name: "root", Usage: "repository root whose channels hosts are compared with (`DIR` or s3://BUCKET/PREFIX, instead of --rpms)"},
 			&cli.StringFlag{Name: "format", Value: "csv", Usage: "`FORMAT`: " + strings.Join(inventoryHostFormats, ", ")},
 			&cli.StringFlag{Name: "granularity", Value: "application", Usage: "csv and fedramp-csv rows: `application` or python (one per Python component)"},
 			&cli.StringFlag{Name: "eol", Usage: "end-of-life table (`FILE`, TOML or CSV) for the End-of-Life column"},
 			&cli.BoolFlag{Name: "all", Usage: "report every installed package, not only those a channel carries"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
-		},
+		}, s3Flags()...),
 		Action: func(c *cli.Context) error {
 			args, err := interspersedFlags(c)
 			if err != nil {
@@ -155,7 +155,7 @@ func inventoryHostsCommand() *cli.Command {
 			return runInventoryHosts(inventoryHostsOptions{
 				hosts: c.String("hosts"), rpms: c.StringSlice("rpms"), root: c.String("root"), format: c.String("format"),
 				granularity: c.String("granularity"), eol: c.String("eol"), all: c.Bool("all"), output: c.String("output"),
-				inputs: args,
+				inputs: args, openRoot: func(root string) (*channel.Root, error) { return openRootAt(c, root, channel.Options{}) },
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -165,6 +165,7 @@ type inventoryHostsOptions struct {
 	hosts, format, granularity, eol, output, root string
 	rpms, inputs                                  []string
 	all                                           bool
+	openRoot                                      func(string) (*channel.Root, error)
 }
 
 func runInventoryHosts(opt inventoryHostsOptions, stdout, stderr io.Writer) error {
@@ -175,7 +176,7 @@ func runInventoryHosts(opt inventoryHostsOptions, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{fmt.Errorf("--granularity: %w", err)}
 	}
-	cat, err := inventoryCatalog(opt.rpms, opt.root, "", 0)
+	cat, err := inventoryCatalog(opt.rpms, opt.root, "", 0, opt.openRoot)
 	if err != nil {
 		return err
 	}
@@ -229,12 +230,15 @@ func runInventoryHosts(opt inventoryHostsOptions, stdout, stderr io.Writer) erro
 // inventoryCatalog is where published packages come from: a channel root
 // (snapshots, promotion history; at a past revision with at > 0), or
 // --rpms directories. Nil when neither is given.
-func inventoryCatalog(specs []string, root, only string, at int) (inventory.Catalog, error) {
+func inventoryCatalog(specs []string, root, only string, at int, open func(string) (*channel.Root, error)) (inventory.Catalog, error) {
 	if root != "" {
 		if len(specs) > 0 {
 			return nil, usagef("give --root or --rpms, not both")
 		}
-		r, err := channel.Open(root, channel.Options{})
+		if open == nil {
+			open = func(root string) (*channel.Root, error) { return channel.Open(root, channel.Options{}) }
+		}
+		r, err := open(root)
 		if err != nil {
 			return nil, err
 		}
@@ -318,14 +322,14 @@ func inventoryRepoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "repo",
 		Usage: "list published packages: NEVRA, digests, signing key, build time, commit, licence, Python components",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Usage: "repository root (`DIR`): one row per package per channel"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "root", Usage: "repository root (`DIR` or s3://BUCKET/PREFIX): one row per package per channel"},
 			&cli.StringFlag{Name: "channel", Usage: "only this `CHANNEL` of --root"},
 			&cli.IntFlag{Name: "at", Usage: "the baseline as it was at `REVISION` of --channel"},
 			&cli.StringSliceFlag{Name: "rpms", Usage: "directory of RPMs (`DIR`, repeatable), instead of --root"},
 			&cli.StringFlag{Name: "format", Value: "csv", Usage: "`csv`, json or html"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of stdout"},
-		},
+		}, s3Flags()...),
 		Action: func(c *cli.Context) error {
 			args, err := interspersedFlags(c)
 			if err != nil {
@@ -337,7 +341,8 @@ func inventoryRepoCommand() *cli.Command {
 			if len(c.StringSlice("rpms")) == 0 && c.String("root") == "" {
 				return usagef("inventory repo needs --root DIR (a channel root) or --rpms DIR")
 			}
-			cat, err := inventoryCatalog(c.StringSlice("rpms"), c.String("root"), c.String("channel"), c.Int("at"))
+			cat, err := inventoryCatalog(c.StringSlice("rpms"), c.String("root"), c.String("channel"), c.Int("at"),
+				func(root string) (*channel.Root, error) { return openRootAt(c, root, channel.Options{}) })
 			if err != nil {
 				return err
 			}

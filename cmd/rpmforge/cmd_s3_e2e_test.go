@@ -138,6 +138,11 @@ func TestE2ES3Channels(t *testing.T) {
 		t.Errorf("repo check:\n%s", out)
 	}
 
+	// The inventory of what is published where, from the bucket.
+	if out := mustCLI(t, "inventory", "repo", "--root", root, "--format", "csv"); strings.Count(out, "hello") < 3 || !strings.Contains(out, "prod") {
+		t.Errorf("inventory repo --root %s:\n%s", root, out)
+	}
+
 	// repo sync: the root to a directory and on to another prefix; both
 	// check, and dnf reads the copy.
 	dir := filepath.Join(t.TempDir(), "acme")
