@@ -47,6 +47,9 @@ func (s *Store) Lock(ctx context.Context, exclusive, noWait bool) (func(), error
 	for {
 		etag, err := s.putLock(ctx, key, "")
 		if err == nil {
+			if err := s.probeConditional(ctx, key); err != nil {
+				return nil, err
+			}
 			return s.holdLock(key, etag), nil
 		}
 		if !isConditionFailed(err) {
@@ -83,6 +86,28 @@ func (s *Store) Lock(ctx context.Context, exclusive, noWait bool) (func(), error
 }
 
 var errNoLock = errors.New("no lock")
+
+// probeConditional checks, once per store, that the server honours
+// If-None-Match: a second create of the lock just taken must fail. A store
+// that ignores the condition (some older S3-compatible servers) would let
+// two publishers hold the lock at once: it is refused with a clear error.
+func (s *Store) probeConditional(ctx context.Context, key string) error {
+	if s.conditionalOK.Load() {
+		return nil
+	}
+	_, err := s.putLock(ctx, key, "")
+	switch {
+	case err == nil:
+		s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.loc.Bucket, Key: &key})
+		return fmt.Errorf("%s: the server ignores conditional writes (If-None-Match), so concurrent publishers could not be serialised: use a server that supports them (AWS S3, MinIO, Ceph RGW 18+, recent SeaweedFS)", s.loc)
+	case isConditionFailed(err):
+		s.conditionalOK.Store(true)
+		return nil
+	default:
+		s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.loc.Bucket, Key: &key})
+		return s.wrap("checking conditional writes on", LockName, err)
+	}
+}
 
 // putLock writes the lock object: created only if absent (ifMatch ""), or
 // replacing the version ifMatch. It returns the new ETag.

@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -163,6 +164,8 @@ type Store struct {
 
 	mu  sync.Mutex
 	ops []string // "PUT name", "COPY name", ...: what changed (tests count them)
+
+	conditionalOK atomic.Bool // the server honours If-None-Match (probed once)
 }
 
 // Open returns the store of the s3:// URL rawURL. It does not contact the
