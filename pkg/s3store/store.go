@@ -142,7 +142,7 @@ type Options struct {
 	Region    string
 	PathStyle *bool
 	// CacheDir is the local cache (publish state, temporary files);
-	// default $XDG_CACHE_HOME/rpmforge/s3/<bucket>/<prefix>.
+	// default $XDG_CACHE_HOME/rpmforge/s3/<endpoint host>/<bucket>/<prefix>.
 	CacheDir string
 	// LockTTL is how long a lock lives without being renewed (default
 	// DefaultLockTTL): a crashed publisher blocks others this long.
@@ -187,7 +187,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: no cache directory for the publish state (set XDG_CACHE_HOME): %w", loc, err)
 		}
-		cache = filepath.Join(base, "rpmforge", "s3", loc.Bucket, filepath.FromSlash(strings.TrimSuffix(loc.Prefix, "/")))
+		// Per endpoint: the same bucket name on two servers is two roots.
+		server := "default"
+		if o := client.Options(); o.BaseEndpoint != nil {
+			if u, err := url.Parse(*o.BaseEndpoint); err == nil && u.Host != "" {
+				server = u.Host
+			}
+		}
+		cache = filepath.Join(base, "rpmforge", "s3", server, loc.Bucket, filepath.FromSlash(strings.TrimSuffix(loc.Prefix, "/")))
 	}
 	ttl := opts.LockTTL
 	if ttl <= 0 {
