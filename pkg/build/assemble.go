@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -23,7 +24,9 @@ import (
 )
 
 type assembled struct {
-	entries []rpm.Entry
+	source  rpm.Source
+	open    func(*rpm.Entry) (io.ReadCloser, error) // opens the entries of trees (rpm.Options.Open)
+	builder *payload.Builder                        // to Close once written
 	guard   *payload.Guard
 	sboms   map[sbom.Format][]byte // also written beside the RPM
 }
@@ -43,6 +46,13 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 	guard := payload.NewGuard(guardPaths...)
 	pl := payload.New(b.opt.SourceDateEpoch, b.md.BuildTime)
 	pl.Guard = guard
+	pl.TempDir = b.tmp
+	ok := false
+	defer func() {
+		if !ok {
+			pl.Close()
+		}
+	}()
 	user := payload.Owner{User: cfg.Install.User, Group: cfg.Install.Group}
 
 	// Source tree, without the venv, the output dir and what the user excludes.
@@ -71,9 +81,13 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 		return nil, err
 	}
 
-	// The venv, relocated.
-	var vfiles []scan.File
+	// The venv, relocated. Its files go straight from the walk into the
+	// payload's spool file: no list of them is kept, only the few the
+	// later steps look at (ELF candidates; the .py files to compile).
+	var elfFiles, pyFiles []scan.File
 	var reloc map[string][]byte
+	venvDest := prefix + "/venv"
+	compile := *cfg.Django.Compile
 	err = b.step("relocate", func() error {
 		// Relocate reads every file; the walk only stats them. They are
 		// independent, so they run at once (the walk is single-threaded).
@@ -82,29 +96,46 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 		relocated := make(chan struct{})
 		go func() {
 			defer close(relocated)
-			r, rerr = v.Relocate(prefix + "/venv")
+			r, rerr = v.Relocate(venvDest)
 		}()
 		home := v.Cfg["home"]
-		var err error
-		vfiles, err = scan.Walk(v.Dir, scan.Options{AllowAbsLink: func(rel, target string) bool {
-			// bin/python* -> the base interpreter the venv was made with
-			return strings.HasPrefix(rel, "bin/python") && (target == v.Python || filepath.Dir(target) == filepath.Clean(home)) &&
-				strings.HasPrefix(filepath.Base(target), "python")
-		}})
+		var scanErr error
+		err := pl.AddTreeFunc(venvDest, func(yield func(scan.File) error) error {
+			scanErr = scan.WalkFunc(v.Dir, scan.Options{AllowAbsLink: func(rel, target string) bool {
+				// bin/python* -> the base interpreter the venv was made with
+				return strings.HasPrefix(rel, "bin/python") && (target == v.Python || filepath.Dir(target) == filepath.Clean(home)) &&
+					strings.HasPrefix(filepath.Base(target), "python")
+			}}, func(f scan.File) error {
+				if elfCandidate(f) {
+					elfFiles = append(elfFiles, f)
+				}
+				if compile && f.Mode.IsRegular() && strings.HasSuffix(f.Rel, ".py") {
+					pyFiles = append(pyFiles, f)
+				}
+				if err := yield(f); err != nil {
+					return payloadError{err}
+				}
+				return nil
+			})
+			return scanErr
+		}, payload.TreeOptions{Owner: payload.Root, BuildRoot: v.Dir})
 		<-relocated
 		if rerr != nil {
 			return fmt.Errorf("build: %w", rerr)
 		}
 		reloc = r.Overrides
-		if err != nil {
+		if pe, ok := err.(payloadError); ok {
+			return pe.error
+		}
+		if err != nil && err == scanErr {
 			return fmt.Errorf("build: venv.path: %w", err)
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		return pl.SetOverride(venvDest, reloc)
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := pl.AddTree(prefix+"/venv", vfiles, payload.TreeOptions{Owner: payload.Root, BuildRoot: v.Dir, Override: reloc}); err != nil {
 		return nil, err
 	}
 
@@ -128,7 +159,7 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 		}
 	}
 	if *cfg.Django.Compile {
-		err := b.step("bytecode", func() error { return b.compile(ctx, pl, src, vfiles, reloc) })
+		err := b.step("bytecode", func() error { return b.compile(ctx, pl, src, pyFiles, reloc) })
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +187,7 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 	}
 
 	// What the content implies.
-	if err := b.step("deps", func() error { return b.deps(vfiles, reloc) }); err != nil {
+	if err := b.step("deps", func() error { return b.deps(elfFiles, reloc) }); err != nil {
 		return nil, err
 	}
 	var sboms map[sbom.Format][]byte
@@ -164,7 +195,22 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &assembled{entries: pl.Entries(), guard: guard, sboms: sboms}, nil
+	source, err := pl.Source()
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return &assembled{source: source, open: pl.Open, builder: pl, guard: guard, sboms: sboms}, nil
+}
+
+// payloadError marks an error of the payload builder met during the
+// venv's walk (it is not the walk's).
+type payloadError struct{ error }
+
+// elfCandidate reports whether deps inspects f: a regular file named
+// *.so* or executable.
+func elfCandidate(f scan.File) bool {
+	return f.Mode.IsRegular() && (strings.Contains(path.Base(f.Rel), ".so") || f.Mode&0o111 != 0)
 }
 
 func (b *builder) outputDir() string {
@@ -286,7 +332,7 @@ func (b *builder) deps(vfiles []scan.File, reloc map[string][]byte) error {
 	needed := map[string]bool{}
 	arch := ""
 	for _, f := range vfiles {
-		if !f.Mode.IsRegular() || !(strings.Contains(path.Base(f.Rel), ".so") || f.Mode&0o111 != 0) {
+		if !elfCandidate(f) {
 			continue
 		}
 		if _, ok := reloc[f.Rel]; ok {

@@ -250,10 +250,11 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 		}
 	}()
 	var res *rpm.Result
+	defer pl.builder.Close()
 	err = b.step("rpm", func() error {
 		var err error
-		res, err = rpm.Write(ctx, f, b.md, pl.entries, rpm.Options{
-			TempDir: b.tmp, Signer: b.opt.Signer, Progress: b.opt.Progress.Bytes,
+		res, err = rpm.WriteSource(ctx, f, b.md, pl.source, rpm.Options{
+			TempDir: b.tmp, Signer: b.opt.Signer, Progress: b.opt.Progress.Bytes, Open: pl.open,
 		})
 		return err
 	})

@@ -45,8 +45,13 @@ func (g *Guard) wrap(dest string, open func() (io.ReadCloser, error)) func() (io
 		if err != nil {
 			return nil, err
 		}
-		return &guardReader{rc: rc, g: g, dest: dest}, nil
+		return g.reader(dest, rc), nil
 	}
+}
+
+// reader wraps rc, the contents of the file installed at dest.
+func (g *Guard) reader(dest string, rc io.ReadCloser) io.ReadCloser {
+	return &guardReader{rc: rc, g: g, dest: dest}
 }
 
 // Err lists the files that named a build path, or nil.

@@ -1,10 +1,13 @@
 package rpm
 
 import (
+	"bufio"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -35,6 +38,9 @@ type Entry struct {
 	Size         int64  // regular files: exact number of bytes Open yields (a mismatch is an error)
 	Link         string // symlink target
 	Flags        FileFlag
+	// Ref is the caller's own reference to the file, for Options.Open; the
+	// writer does not interpret it.
+	Ref uint32
 	// Open returns the contents of a regular file. It may be nil for an
 	// empty file or a %ghost.
 	Open func() (io.ReadCloser, error)
@@ -47,7 +53,10 @@ const (
 	modeSymlink = 0o120000
 )
 
-// file is an Entry prepared for writing, at index fx of the header's file list.
+// file is an Entry prepared for writing, at index fx of the header's file
+// list. It is derived again from its Entry whenever it is needed (see
+// fileList.at) rather than kept per file: on a venv of 100k files a slice
+// of these was tens of MB at the writer's peak.
 type file struct {
 	*Entry
 	mode       uint32 // unix mode
@@ -66,23 +75,190 @@ type file struct {
 	verifyMask uint32
 }
 
-// prepareFiles validates entries and returns them sorted by path.
-func prepareFiles(entries []Entry) ([]file, error) {
-	files := make([]file, len(entries))
+// Source is a package's file list for WriteSource, for callers that keep
+// it elsewhere than in a []Entry (a payload builder spooling 100k files to
+// disk): the entries in strictly increasing path order, which the writer
+// reads several times, from more than one goroutine at once.
+type Source interface {
+	Len() int
+	// Each calls fn for every entry in path order, i being its position;
+	// e is only valid during the call. It stops at, and returns, the first
+	// error of fn.
+	Each(fn func(i int, e *Entry) error) error
+}
+
+// sliceSource is a []Entry in path order through a permutation (Write
+// leaves the caller's slice as it is).
+type sliceSource struct {
+	entries []Entry
+	order   []int32
+}
+
+func (s *sliceSource) Len() int { return len(s.order) }
+
+func (s *sliceSource) Each(fn func(i int, e *Entry) error) error {
+	for i, x := range s.order {
+		if err := fn(i, &s.entries[x]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newSliceSource(entries []Entry) (*sliceSource, error) {
+	if len(entries) > 1<<31-1 {
+		return nil, fmt.Errorf("rpm: too many files (%d)", len(entries))
+	}
+	s := &sliceSource{entries: entries, order: make([]int32, len(entries))}
 	for i := range entries {
-		f, err := prepareFile(&entries[i])
-		if err != nil {
+		// Validated here too, so that an invalid path is reported as such
+		// rather than as misordered.
+		if _, err := prepareFile(&entries[i]); err != nil {
 			return nil, err
 		}
-		files[i] = f
+		s.order[i] = int32(i)
 	}
-	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.Path, b.Path) })
-	for i := 1; i < len(files); i++ {
-		if files[i].Path == files[i-1].Path {
-			return nil, fmt.Errorf("rpm: %s: listed twice", files[i].Path)
+	slices.SortFunc(s.order, func(a, b int32) int { return strings.Compare(entries[a].Path, entries[b].Path) })
+	return s, nil
+}
+
+// fileList is the writer's view of the entries: a Source, prepared entry
+// by entry as it is read (nothing per file is kept but what the payload
+// pass learns: digest and color, compactly).
+type fileList struct {
+	src Source
+	n   int
+	// sums holds, for each regular file in the payload in path order, its
+	// SHA-256 and color (sumRecord bytes), written by the payload pass: a
+	// temp file, as the header reads them back in order.
+	sums  *os.File
+	sumsW *bufio.Writer
+	nsums int
+	open  func(*Entry) (io.ReadCloser, error)
+
+	largeFiles bool  // some regular file needs 64-bit sizes
+	hasConfig  bool  // some file is %config
+	installed  int64 // SIZE: bytes of regular files and symlink targets
+	// payloadBytes is the size of the regular files' contents in the payload.
+	payloadBytes int64
+}
+
+func (l *fileList) len() int { return l.n }
+
+// each calls fn with every file in path order (without digest and color).
+func (l *fileList) each(fn func(i int, f *file) error) error {
+	return l.src.Each(func(i int, e *Entry) error {
+		f, err := prepareFile(e)
+		if err != nil {
+			return err
 		}
+		return fn(i, &f)
+	})
+}
+
+// sumRecord is the size of a record of fileList.sums: digest, color.
+const sumRecord = sha256.Size + 1
+
+// startSums creates the file of digests the payload pass fills.
+func (l *fileList) startSums(dir string) error {
+	f, err := os.CreateTemp(dir, "rpmforge-digests-*")
+	if err != nil {
+		return fmt.Errorf("rpm: digests temp file: %w", err)
 	}
-	return files, nil
+	l.sums, l.sumsW = f, bufio.NewWriterSize(f, 32<<10)
+	return nil
+}
+
+// closeSums removes the file of digests.
+func (l *fileList) closeSums() {
+	if l.sums != nil {
+		l.sums.Close()
+		os.Remove(l.sums.Name())
+		l.sums, l.sumsW = nil, nil
+	}
+}
+
+// addSum records the digest and color of the next regular file in the payload.
+func (l *fileList) addSum(sum *[sha256.Size]byte, color uint32) error {
+	l.sumsW.Write(sum[:])
+	l.nsums++
+	if err := l.sumsW.WriteByte(byte(color)); err != nil {
+		return fmt.Errorf("rpm: digests temp file: %w", err)
+	}
+	return nil
+}
+
+// eachWithSum is each with the digest and color the payload pass recorded.
+func (l *fileList) eachWithSum(fn func(i int, f *file) error) error {
+	if err := l.sumsW.Flush(); err != nil {
+		return fmt.Errorf("rpm: digests temp file: %w", err)
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(l.sums, 0, int64(l.nsums)*sumRecord), 32<<10)
+	var rec [sumRecord]byte
+	return l.each(func(i int, f *file) error {
+		if i >= l.n {
+			return errSourceChanged
+		}
+		if f.isRegular && f.inPayload {
+			if _, err := io.ReadFull(r, rec[:]); err != nil {
+				return errSourceChanged
+			}
+			copy(f.sum[:], rec[:sha256.Size])
+			f.hasSum, f.color = true, uint32(rec[sha256.Size])
+		}
+		return fn(i, f)
+	})
+}
+
+var errSourceChanged = errors.New("rpm: internal error: the file list changed while writing")
+
+// newFileList validates the entries of src (in one pass, before any file
+// is opened) and checks their order.
+func newFileList(src Source, open func(*Entry) (io.ReadCloser, error)) (*fileList, error) {
+	l := &fileList{src: src, n: src.Len(), open: open}
+	if l.n > 1<<31-1 {
+		return nil, fmt.Errorf("rpm: too many files (%d)", l.n)
+	}
+	var prev string
+	count := 0
+	err := l.each(func(i int, f *file) error {
+		if i != count {
+			return errSourceChanged
+		}
+		count++
+		if i > 0 {
+			switch c := strings.Compare(prev, f.Path); {
+			case c == 0:
+				return fmt.Errorf("rpm: %s: listed twice", f.Path)
+			case c > 0:
+				return fmt.Errorf("rpm: internal error: %s listed after %s", f.Path, prev)
+			}
+		}
+		prev = f.Path
+		if f.isRegular && f.Open == nil && open == nil && f.size != 0 && f.Flags&FileGhost == 0 {
+			return fmt.Errorf("rpm: %s: regular file of %d bytes has no Open", f.Path, f.size)
+		}
+		if f.isRegular && f.size >= largeLimit {
+			l.largeFiles = true
+		}
+		if f.flags&FileConfig != 0 {
+			l.hasConfig = true
+		}
+		if f.isRegular || f.isSymlink {
+			l.installed += f.size
+		}
+		if f.isRegular && f.inPayload {
+			l.payloadBytes += f.size
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if count != l.n {
+		return nil, errSourceChanged
+	}
+	return l, nil
 }
 
 func prepareFile(e *Entry) (file, error) {
@@ -116,9 +292,6 @@ func prepareFile(e *Entry) (file, error) {
 		f.size = e.Size
 		if e.Size < 0 {
 			return f, fmt.Errorf("rpm: %s: negative size %d", p, e.Size)
-		}
-		if e.Open == nil && e.Size != 0 && e.Flags&FileGhost == 0 {
-			return f, fmt.Errorf("rpm: %s: regular file of %d bytes has no Open", p, e.Size)
 		}
 	case fs.ModeDir:
 		f.mode = modeDir | perm

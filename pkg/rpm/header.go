@@ -1,11 +1,13 @@
 package rpm
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 )
 
@@ -36,6 +38,18 @@ type headerEntry struct {
 	typ   uint32
 	count uint32
 	data  []byte
+	// reserved, when non-nil, makes this an entry of size bytes whose data
+	// header.fill writes through it once marshal has laid the header out
+	// (see reserve).
+	reserved *tagWriter
+	size     int
+}
+
+func (e *headerEntry) len() int {
+	if e.reserved != nil {
+		return e.size
+	}
+	return len(e.data)
 }
 
 // header collects tags and encodes them as an rpm header structure with an
@@ -44,6 +58,89 @@ type headerEntry struct {
 // region trailer last.
 type header struct {
 	entries map[uint32]headerEntry
+	// fill, when set, is called by marshal once the output is laid out, to
+	// write the data of the reserved entries.
+	fill func() error
+}
+
+// reserve adds an entry of size bytes whose data h.fill writes, in order,
+// through the returned writer once marshal has laid the header out: big
+// per-file arrays then never exist on their own, only in the output (which
+// marshalFile spools to disk).
+func (h *header) reserve(tag, typ uint32, count, size int) *tagWriter {
+	w := &tagWriter{tag: tag, size: size}
+	h.entries[tag] = headerEntry{tag: tag, typ: typ, count: uint32(count), reserved: w, size: size}
+	return w
+}
+
+// tagWriter writes the data of a reserved entry.
+type tagWriter struct {
+	tag  uint32
+	size int
+	n    int
+	w    io.Writer
+	err  error
+}
+
+func (t *tagWriter) Write(p []byte) {
+	if t.err != nil {
+		return
+	}
+	if t.n+len(p) > t.size {
+		t.err = fmt.Errorf("rpm: internal error: tag %d: more data than reserved (%d bytes)", t.tag, t.size)
+		return
+	}
+	t.n += len(p)
+	_, t.err = t.w.Write(p)
+}
+
+func (t *tagWriter) WriteString(s string) {
+	if t.err != nil {
+		return
+	}
+	if t.n+len(s) > t.size {
+		t.err = fmt.Errorf("rpm: internal error: tag %d: more data than reserved (%d bytes)", t.tag, t.size)
+		return
+	}
+	t.n += len(s)
+	_, t.err = io.WriteString(t.w, s)
+}
+
+func (t *tagWriter) done() error {
+	if t.err == nil && t.n != t.size {
+		t.err = fmt.Errorf("rpm: internal error: tag %d: %d bytes written, %d reserved", t.tag, t.n, t.size)
+	}
+	if f, ok := t.w.(interface{ Flush() error }); ok && t.err == nil {
+		t.err = f.Flush()
+	}
+	return t.err
+}
+
+// fillReserved runs h.fill and checks that every reserved entry got its data.
+func (h *header) fillReserved() error {
+	if h.fill == nil {
+		return nil
+	}
+	if err := h.fill(); err != nil {
+		return err
+	}
+	for _, ent := range h.entries {
+		if ent.reserved != nil {
+			if err := ent.reserved.done(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sliceWriter writes into a fixed slice.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	n := copy(w.b, p)
+	w.b = w.b[n:]
+	return n, nil
 }
 
 func newHeader() *header { return &header{entries: make(map[uint32]headerEntry)} }
@@ -121,48 +218,110 @@ func alignment(typ uint32) int {
 	return 1
 }
 
-// marshal encodes the header with regionTag (62 or 63) as its immutable region.
-func (h *header) marshal(regionTag uint32) ([]byte, error) {
-	tags := make([]uint32, 0, len(h.entries))
+// layout returns the tags in order with the offset of each one's data, and
+// the length of the data before the region trailer.
+func (h *header) layout() (tags []uint32, offs []int, dl int, err error) {
+	tags = make([]uint32, 0, len(h.entries))
 	for t := range h.entries {
 		tags = append(tags, t)
 	}
 	slices.Sort(tags)
-
-	il := len(tags) + 1 // + region tag
-	// Lay the data out first, then write everything into one buffer of the
-	// final size: a file list of 100k entries makes a header of tens of MB,
-	// and growing a buffer by doubling would hold about three times that.
-	offs := make([]int, len(tags))
-	dl := 0
+	offs = make([]int, len(tags))
 	for i, t := range tags {
 		ent := h.entries[t]
 		if a := alignment(ent.typ); dl%a != 0 {
 			dl += a - dl%a
 		}
 		offs[i] = dl
-		dl += len(ent.data)
+		dl += ent.len()
 	}
+	il := len(tags) + 1 // + region tag
+	if dataLen := dl + entrySize; il > maxHeaderIndex || dataLen > maxHeaderData {
+		return nil, nil, 0, fmt.Errorf("rpm: header too large (%d tags, %d bytes of data)", il, dataLen)
+	}
+	return tags, offs, dl, nil
+}
+
+// marshal encodes the header with regionTag (62 or 63) as its immutable region.
+func (h *header) marshal(regionTag uint32) ([]byte, error) {
+	tags, offs, dl, err := h.layout()
+	if err != nil {
+		return nil, err
+	}
+	il := len(tags) + 1
 	dataLen := dl + entrySize // + region trailer
-	if il > maxHeaderIndex || dataLen > maxHeaderData {
-		return nil, fmt.Errorf("rpm: header too large (%d tags, %d bytes of data)", il, dataLen)
-	}
+	// One buffer of the final size: a file list of 100k entries makes a
+	// header of tens of MB, and growing a buffer by doubling would hold
+	// about three times that.
 	out := make([]byte, 16+il*entrySize+dataLen)
-	copy(out, headerMagic[:])
-	binary.BigEndian.PutUint32(out[8:], uint32(il))
-	binary.BigEndian.PutUint32(out[12:], uint32(dataLen))
-	index := out[16 : 16+il*entrySize]
+	h.putIndex(out[:16+il*entrySize], regionTag, tags, offs, dl)
 	data := out[16+il*entrySize:]
+	for i, t := range tags {
+		ent := h.entries[t]
+		if ent.reserved != nil {
+			ent.reserved.w = &sliceWriter{b: data[offs[i] : offs[i]+ent.size]}
+		} else {
+			copy(data[offs[i]:], ent.data) // alignment padding stays zero
+		}
+	}
+	putEntry(data[dl:], regionTag, typeBin, int32(-il*entrySize), entrySize)
+	if err := h.fillReserved(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// marshalFile is marshal into f (an empty file), for the main header: it
+// is not held in memory. It returns the header's size.
+func (h *header) marshalFile(regionTag uint32, f *os.File) (int64, error) {
+	tags, offs, dl, err := h.layout()
+	if err != nil {
+		return 0, err
+	}
+	il := len(tags) + 1
+	start := int64(16 + il*entrySize)
+	head := make([]byte, start)
+	h.putIndex(head, regionTag, tags, offs, dl)
+	if _, err := f.WriteAt(head, 0); err != nil {
+		return 0, fmt.Errorf("rpm: header temp file: %w", err)
+	}
+	for i, t := range tags {
+		ent := h.entries[t]
+		at := start + int64(offs[i])
+		if ent.reserved != nil {
+			ent.reserved.w = bufio.NewWriterSize(io.NewOffsetWriter(f, at), 16<<10)
+			continue
+		}
+		if _, err := f.WriteAt(ent.data, at); err != nil {
+			return 0, fmt.Errorf("rpm: header temp file: %w", err)
+		}
+	}
+	// Alignment padding is never written: the file reads zeros there.
+	trailer := make([]byte, entrySize)
+	putEntry(trailer, regionTag, typeBin, int32(-il*entrySize), entrySize)
+	if _, err := f.WriteAt(trailer, start+int64(dl)); err != nil {
+		return 0, fmt.Errorf("rpm: header temp file: %w", err)
+	}
+	if err := h.fillReserved(); err != nil {
+		return 0, fmt.Errorf("rpm: header temp file: %w", err)
+	}
+	return start + int64(dl) + entrySize, nil
+}
+
+// putIndex writes the preamble and the index into b.
+func (h *header) putIndex(b []byte, regionTag uint32, tags []uint32, offs []int, dl int) {
+	il := len(tags) + 1
+	copy(b, headerMagic[:])
+	binary.BigEndian.PutUint32(b[8:], uint32(il))
+	binary.BigEndian.PutUint32(b[12:], uint32(dl+entrySize))
+	index := b[16 : 16+il*entrySize]
 	// Region: the index entry points at a trailer entry at the end of the
 	// data, whose negative offset covers the whole index.
 	putEntry(index[:entrySize], regionTag, typeBin, int32(dl), entrySize)
 	for i, t := range tags {
 		ent := h.entries[t]
 		putEntry(index[(i+1)*entrySize:], ent.tag, ent.typ, int32(offs[i]), ent.count)
-		copy(data[offs[i]:], ent.data) // alignment padding stays zero
 	}
-	putEntry(data[dl:], regionTag, typeBin, int32(-il*entrySize), entrySize)
-	return out, nil
 }
 
 func putEntry(b []byte, tag, typ uint32, off int32, count uint32) {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash/maphash"
 	"strings"
 )
 
@@ -51,7 +52,7 @@ type dependencies struct {
 
 // resolveDeps adds what rpmbuild adds on its own: self-provides, rpmlib()
 // features, scriptlet interpreters and config() dependencies.
-func resolveDeps(md *Metadata, files []file, comp compression, largeFiles bool) dependencies {
+func resolveDeps(md *Metadata, hasConfig bool, comp compression, largeFiles bool) dependencies {
 	evr := md.evr()
 	self := Relation{Name: md.Name, Flags: SenseEqual, Version: evr}
 
@@ -88,13 +89,10 @@ func resolveDeps(md *Metadata, files []file, comp compression, largeFiles bool) 
 			req = append(req, Relation{Name: "/bin/sh", Flags: SenseInterp | s.interpreterFlag})
 		}
 	}
-	for i := range files {
-		if files[i].flags&FileConfig != 0 {
-			cfg := Relation{Name: "config(" + md.Name + ")", Flags: SenseConfig | SenseEqual, Version: evr}
-			prov = append(prov, cfg)
-			req = append(req, cfg)
-			break
-		}
+	if hasConfig {
+		cfg := Relation{Name: "config(" + md.Name + ")", Flags: SenseConfig | SenseEqual, Version: evr}
+		prov = append(prov, cfg)
+		req = append(req, cfg)
 	}
 
 	var obs []Relation
@@ -136,7 +134,7 @@ func resolveDeps(md *Metadata, files []file, comp compression, largeFiles bool) 
 }
 
 // mainHeader builds the main header as rpmbuild 4.18 writes it.
-func mainHeader(md *Metadata, files []file, deps dependencies, comp compression, pl payloadInfo, largeFiles bool) *header {
+func mainHeader(md *Metadata, files *fileList, deps dependencies, comp compression, pl payloadInfo, largeFiles bool) (*header, error) {
 	h := newHeader()
 	h.putStrings(tagHeaderI18NTable, []string{"C"})
 
@@ -192,19 +190,16 @@ func mainHeader(md *Metadata, files []file, deps dependencies, comp compression,
 	putRelations(h, tagSupplementName, tagSupplementVer, tagSupplementFlags, deps.supplements)
 	putRelations(h, tagEnhanceName, tagEnhanceVersion, tagEnhanceFlags, deps.enhances)
 
-	var total int64
-	for i := range files {
-		if f := &files[i]; f.isRegular || f.isSymlink {
-			total += f.size
-		}
-	}
+	total := files.installed
 	if total < largeLimit {
 		h.putInt32(tagSize, uint32(total))
 	} else {
 		h.putInt64(tagLongSize, uint64(total))
 	}
-	if len(files) > 0 {
-		putFiles(h, files, largeFiles)
+	if files.len() > 0 {
+		if err := putFiles(h, files, largeFiles); err != nil {
+			return nil, err
+		}
 	}
 	h.putInt32(tagFileDigestAlgo, hashAlgoSHA256)
 
@@ -215,7 +210,7 @@ func mainHeader(md *Metadata, files []file, deps dependencies, comp compression,
 	h.putInt32(tagPayloadDigestAlgo, hashAlgoSHA256)
 	h.putStrings(tagPayloadDigestAlt, []string{pl.altDigest})
 	h.putString(tagEncoding, "utf-8")
-	return h
+	return h, nil
 }
 
 func putOptional(h *header, tag uint32, v string) {
@@ -225,79 +220,146 @@ func putOptional(h *header, tag uint32, v string) {
 }
 
 // putFiles writes the per-file arrays, one element per file in path order.
-func putFiles(h *header, files []file, largeFiles bool) {
-	// Each tag is encoded straight from files, one at a time, so that no
-	// per-file slice of strings is built: with 100k files those would
-	// hold tens of MB more at the package's peak.
-	n := len(files)
-	int32s := func(tag uint32, v func(f *file, i int) uint32) {
-		b := make([]byte, 4*n)
-		for i := range files {
-			binary.BigEndian.PutUint32(b[4*i:], v(&files[i], i))
-		}
-		h.put(tag, typeInt32, uint32(n), b)
-	}
-	strs := func(tag uint32, v func(f *file) string) {
-		size := 0
-		for i := range files {
-			size += len(v(&files[i])) + 1
-		}
-		b := make([]byte, 0, size)
-		for i := range files {
-			b = append(b, v(&files[i])...)
-			b = append(b, 0)
-		}
-		h.put(tag, typeStringArray, uint32(n), b)
-	}
-	if largeFiles {
-		b := make([]byte, 8*n)
-		for i := range files {
-			binary.BigEndian.PutUint64(b[8*i:], uint64(files[i].size))
-		}
-		h.put(tagLongFileSizes, typeInt64, uint32(n), b)
-	} else {
-		int32s(tagFileSizes, func(f *file, _ int) uint32 { return uint32(f.size) })
-	}
-	modes := make([]byte, 2*n)
-	for i := range files {
-		binary.BigEndian.PutUint16(modes[2*i:], uint16(files[i].mode))
-	}
-	h.put(tagFileModes, typeInt16, uint32(n), modes)
-	h.put(tagFileRDevs, typeInt16, uint32(n), make([]byte, 2*n))
-	int32s(tagFileMTimes, func(f *file, _ int) uint32 { return f.mtime })
-	digests := make([]byte, 0, (2*sha256.Size+1)*n)
-	for i := range files {
-		if f := &files[i]; f.hasSum {
-			digests = hex.AppendEncode(digests, f.sum[:])
-		}
-		digests = append(digests, 0)
-	}
-	h.put(tagFileDigests, typeStringArray, uint32(n), digests)
-	strs(tagFileLinkTos, func(f *file) string {
+//
+// The arrays are tens of MB on a venv of 100k files, so none is built in
+// memory: a first pass over the files sizes each tag, the header reserves
+// the space in its encoding (see header.reserve), and a second pass, run
+// when the header is marshalled, writes every tag's element of each file
+// through the tag's writer.
+func putFiles(h *header, files *fileList, largeFiles bool) error {
+	n := files.len()
+	var linkLen, userLen, groupLen, baseLen, digestLen, dirLen int
+	// Directories are numbered in order of first appearance. A venv has
+	// almost as many directories as files (Django's locale trees), so they
+	// are known by a 128-bit hash of their path, not by the path: both
+	// passes meet them in the same order and give them the same numbers,
+	// and the second writes each name as it first meets it.
+	dirs := newDirIndex()
+	err := files.eachWithSum(func(i int, f *file) error {
 		if f.isSymlink {
-			return f.Link
+			linkLen += len(f.Link)
 		}
-		return ""
-	})
-	int32s(tagFileFlags, func(f *file, _ int) uint32 { return uint32(f.flags) })
-	strs(tagFileUserName, func(f *file) string { return f.user })
-	strs(tagFileGroupName, func(f *file) string { return f.group })
-	int32s(tagFileVerifyFlags, func(f *file, _ int) uint32 { return f.verifyMask })
-	int32s(tagFileDevices, func(*file, int) uint32 { return 1 })
-	int32s(tagFileInodes, func(_ *file, i int) uint32 { return uint32(i + 1) })
-	strs(tagFileLangs, func(*file) string { return "" })
-	int32s(tagFileColors, func(f *file, _ int) uint32 { return f.color })
-	var dirnames []string
-	dirIndex := map[string]uint32{}
-	int32s(tagDirIndexes, func(f *file, _ int) uint32 {
-		di, ok := dirIndex[f.dir]
-		if !ok {
-			di = uint32(len(dirnames))
-			dirIndex[f.dir] = di
-			dirnames = append(dirnames, f.dir)
+		userLen += len(f.user)
+		groupLen += len(f.group)
+		baseLen += len(f.base)
+		if f.hasSum {
+			digestLen += 2 * sha256.Size
 		}
-		return di
+		if _, first := dirs.index(f.dir); first {
+			dirLen += len(f.dir) + 1
+		}
+		return nil
 	})
-	strs(tagBaseNames, func(f *file) string { return f.base })
-	h.putStrings(tagDirNames, dirnames)
+	if err != nil {
+		return err
+	}
+	sizeWidth := 4
+	sizeTag, sizeType := uint32(tagFileSizes), uint32(typeInt32)
+	if largeFiles {
+		sizeWidth, sizeTag, sizeType = 8, tagLongFileSizes, typeInt64
+	}
+	sizes := h.reserve(sizeTag, sizeType, n, sizeWidth*n)
+	modes := h.reserve(tagFileModes, typeInt16, n, 2*n)
+	rdevs := h.reserve(tagFileRDevs, typeInt16, n, 2*n)
+	mtimes := h.reserve(tagFileMTimes, typeInt32, n, 4*n)
+	digests := h.reserve(tagFileDigests, typeStringArray, n, digestLen+n)
+	linktos := h.reserve(tagFileLinkTos, typeStringArray, n, linkLen+n)
+	flags := h.reserve(tagFileFlags, typeInt32, n, 4*n)
+	users := h.reserve(tagFileUserName, typeStringArray, n, userLen+n)
+	groups := h.reserve(tagFileGroupName, typeStringArray, n, groupLen+n)
+	verify := h.reserve(tagFileVerifyFlags, typeInt32, n, 4*n)
+	devices := h.reserve(tagFileDevices, typeInt32, n, 4*n)
+	inodes := h.reserve(tagFileInodes, typeInt32, n, 4*n)
+	langs := h.reserve(tagFileLangs, typeStringArray, n, n) // all ""
+	colors := h.reserve(tagFileColors, typeInt32, n, 4*n)
+	dirIdx := h.reserve(tagDirIndexes, typeInt32, n, 4*n)
+	bases := h.reserve(tagBaseNames, typeStringArray, n, baseLen+n)
+	ndirs := dirs.len()
+	dirnames := h.reserve(tagDirNames, typeStringArray, ndirs, dirLen)
+
+	h.fill = func() error {
+		be := binary.BigEndian
+		var b [8]byte
+		u16 := func(w *tagWriter, v uint16) { be.PutUint16(b[:], v); w.Write(b[:2]) }
+		u32 := func(w *tagWriter, v uint32) { be.PutUint32(b[:], v); w.Write(b[:4]) }
+		nul := []byte{0}
+		str := func(w *tagWriter, s string) { w.WriteString(s); w.Write(nul) }
+		var hexSum [2 * sha256.Size]byte
+		count := 0
+		var nextDir uint32
+		err := files.eachWithSum(func(i int, f *file) error {
+			if i != count {
+				return errSourceChanged
+			}
+			count++
+			if largeFiles {
+				be.PutUint64(b[:], uint64(f.size))
+				sizes.Write(b[:8])
+			} else {
+				u32(sizes, uint32(f.size))
+			}
+			u16(modes, uint16(f.mode))
+			u16(rdevs, 0)
+			u32(mtimes, f.mtime)
+			if f.hasSum {
+				hex.Encode(hexSum[:], f.sum[:])
+				digests.Write(hexSum[:])
+			}
+			digests.Write(nul)
+			if f.isSymlink {
+				linktos.WriteString(f.Link)
+			}
+			linktos.Write(nul)
+			u32(flags, uint32(f.flags))
+			str(users, f.user)
+			str(groups, f.group)
+			u32(verify, f.verifyMask)
+			u32(devices, 1)
+			u32(inodes, uint32(i+1))
+			langs.Write(nul)
+			u32(colors, f.color)
+			// Numbered by the first pass; the first time a number comes
+			// up is when this pass meets the directory first.
+			di, isNew := dirs.index(f.dir)
+			switch {
+			case isNew || di > nextDir:
+				return errSourceChanged
+			case di == nextDir:
+				str(dirnames, f.dir)
+				nextDir++
+			}
+			u32(dirIdx, di)
+			str(bases, f.base)
+			return nil
+		})
+		if err == nil && count != n {
+			err = errSourceChanged
+		}
+		return err
+	}
+	return nil
+}
+
+// dirIndex numbers directories in order of first appearance, by a 128-bit
+// hash of their path (two 64-bit maphashes with independent seeds).
+type dirIndex struct {
+	seeds [2]maphash.Seed
+	m     map[[2]uint64]uint32
+}
+
+func newDirIndex() *dirIndex {
+	return &dirIndex{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, m: map[[2]uint64]uint32{}}
+}
+
+func (d *dirIndex) len() int { return len(d.m) }
+
+// index returns dir's number, and whether dir was new.
+func (d *dirIndex) index(dir string) (uint32, bool) {
+	k := [2]uint64{maphash.String(d.seeds[0], dir), maphash.String(d.seeds[1], dir)}
+	if i, ok := d.m[k]; ok {
+		return i, false
+	}
+	i := uint32(len(d.m))
+	d.m[k] = i
+	return i, true
 }

@@ -43,7 +43,7 @@ const copyBufSize = 256 << 10
 // files in order (see readAhead); this goroutine frames them as cpio and
 // feeds the compressor; the compressor's own goroutines compress. The
 // reader works at most readAheadBytes ahead.
-func writePayload(ctx context.Context, out io.Writer, files []file, comp compression, stripped bool, progress func(done, total int64)) (payloadInfo, error) {
+func writePayload(ctx context.Context, out io.Writer, files *fileList, comp compression, stripped bool, progress func(done, total int64)) (payloadInfo, error) {
 	var info payloadInfo
 
 	compressed := &hashCounter{w: out, h: sha256.New()}
@@ -62,11 +62,7 @@ func writePayload(ctx context.Context, out io.Writer, files []file, comp compres
 	arc := &cpio{w: bw}
 
 	var total, done int64
-	for i := range files {
-		if f := &files[i]; f.inPayload && f.isRegular {
-			total += f.size
-		}
-	}
+	total = files.payloadBytes
 	report := func() {
 		if progress != nil {
 			progress(done, total)
@@ -77,50 +73,55 @@ func writePayload(ctx context.Context, out io.Writer, files []file, comp compres
 	ra := startReadAhead(ctx, files)
 	defer ra.stop()
 
-	for i := range files {
+	err = files.each(func(i int, f *file) error {
 		if err := ctx.Err(); err != nil {
-			return info, err
-		}
-		f := &files[i]
-		if f.isRegular && f.inPayload {
-			// The digest of an empty file is that of no bytes.
-			f.sum, f.hasSum = emptySum, true
+			return err
 		}
 		if !f.inPayload {
-			continue
+			return nil
 		}
+		// The digest of an empty file is that of no bytes.
+		sum, color := emptySum, uint32(0)
+		var err error
 		if stripped {
 			err = arc.stripped(i)
 		} else {
 			err = arc.header(uint32(i+1), f.mode, f.mtime, f.size, f.Path)
 		}
 		if err != nil {
-			return info, payloadErr(f, err)
+			return payloadErr(f, err)
 		}
 		switch {
 		case f.isSymlink:
 			if err := arc.write([]byte(f.Link)); err != nil {
-				return info, payloadErr(f, err)
+				return payloadErr(f, err)
 			}
-		case readsContent(f):
+		case readsContent(f, files.open != nil):
 			for {
 				it, err := ra.next(i)
 				if err != nil {
-					return info, err
+					return err
 				}
 				if len(it.data) > 0 {
 					if werr := arc.write(it.data); werr != nil {
-						return info, payloadErr(f, werr)
+						return payloadErr(f, werr)
 					}
 					done += int64(len(it.data))
 					report()
 				}
 				if it.last {
-					f.sum, f.hasSum, f.color = it.sum, true, it.color
+					sum, color = it.sum, it.color
 					break
 				}
 			}
 		}
+		if f.isRegular {
+			return files.addSum(&sum, color)
+		}
+		return nil
+	})
+	if err != nil {
+		return info, err
 	}
 	if err := arc.trailer(); err != nil {
 		return info, fmt.Errorf("rpm: payload: %w", err)
@@ -147,9 +148,9 @@ func payloadErr(f *file, err error) error {
 }
 
 // readsContent reports whether f's contents go into the payload through
-// its Open (an empty file without Open has none to read).
-func readsContent(f *file) bool {
-	return f.inPayload && f.isRegular && (f.size > 0 || f.Open != nil)
+// its Open or Options.Open (an empty file without either has none to read).
+func readsContent(f *file, opener bool) bool {
+	return f.inPayload && f.isRegular && (f.size > 0 || f.Open != nil || opener)
 }
 
 // readAheadBytes bounds the file contents read but not yet archived, and
@@ -191,7 +192,7 @@ type readAhead struct {
 	ended bool
 }
 
-func startReadAhead(ctx context.Context, files []file) *readAhead {
+func startReadAhead(ctx context.Context, files *fileList) *readAhead {
 	n := readAheadBytes / readAheadChunk
 	ra := &readAhead{
 		full: make(chan *batch, n),
@@ -229,6 +230,9 @@ func (ra *readAhead) next(fx int) (chunk, error) {
 	}
 	c := ra.cur.chunks[ra.cur.pos]
 	ra.cur.pos++
+	if c.fx == -1 && c.err != nil {
+		return chunk{}, c.err
+	}
 	if c.fx != fx {
 		return chunk{}, fmt.Errorf("rpm: internal error: read-ahead gave file %d for %d", c.fx, fx)
 	}
@@ -238,7 +242,10 @@ func (ra *readAhead) next(fx int) (chunk, error) {
 	return c, nil
 }
 
-func (ra *readAhead) run(ctx context.Context, files []file) {
+// errStopped ends the reader's walk of the file list.
+var errStopped = errors.New("rpm: read-ahead stopped")
+
+func (ra *readAhead) run(ctx context.Context, files *fileList) {
 	defer close(ra.done)
 	defer close(ra.full)
 	var b *batch
@@ -259,17 +266,27 @@ func (ra *readAhead) run(ctx context.Context, files []file) {
 			return false
 		}
 	}
-	for i := range files {
-		f := &files[i]
-		if !readsContent(f) {
-			continue
+	err := files.each(func(i int, f *file) error {
+		if !readsContent(f, files.open != nil) {
+			return nil
 		}
 		if !get(int(min(f.size, readAheadChunk))) {
-			return
+			return errStopped
 		}
-		if !ra.readFile(ctx, i, f, &b, get) {
-			return
+		if !ra.readFile(ctx, i, f, files.open, &b, get) {
+			return errStopped
 		}
+		return nil
+	})
+	if errors.Is(err, errStopped) {
+		return
+	}
+	if err != nil { // the list could not be read again
+		if get(0) {
+			b.chunks = append(b.chunks, chunk{fx: -1, last: true, err: err})
+			ra.send(b)
+		}
+		return
 	}
 	if b != nil && len(b.chunks) > 0 {
 		ra.send(b)
@@ -290,7 +307,7 @@ func (ra *readAhead) send(b *batch) bool {
 // batch, else in chunks of up to readAheadChunk bytes. It checks that
 // exactly f.size bytes come out of Open. It returns false when reading must
 // stop (an error, already queued, or stop).
-func (ra *readAhead) readFile(ctx context.Context, fx int, f *file, bp **batch, get func(int) bool) (ok bool) {
+func (ra *readAhead) readFile(ctx context.Context, fx int, f *file, open func(*Entry) (io.ReadCloser, error), bp **batch, get func(int) bool) (ok bool) {
 	fail := func(err error) bool {
 		b := *bp
 		b.chunks = append(b.chunks, chunk{fx: fx, last: true, err: err})
@@ -298,10 +315,16 @@ func (ra *readAhead) readFile(ctx context.Context, fx int, f *file, bp **batch, 
 		*bp = nil
 		return false
 	}
-	if f.Open == nil {
+	var rc io.ReadCloser
+	var err error
+	switch {
+	case f.Open != nil:
+		rc, err = f.Open()
+	case open != nil:
+		rc, err = open(f.Entry)
+	default:
 		return fail(fmt.Errorf("rpm: %s: regular file of %d bytes has no Open", f.Path, f.size))
 	}
-	rc, err := f.Open()
 	if err != nil {
 		return fail(fmt.Errorf("rpm: %s: %w", f.Path, err))
 	}

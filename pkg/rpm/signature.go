@@ -100,9 +100,12 @@ func padLen(n int) int { return (8 - n%8) % 8 }
 // newSignatureHeader builds the signature header of a package whose main
 // header is hdr, signed by s if not nil. payload yields the compressed
 // payload; it is read once.
-func newSignatureHeader(hdr []byte, payload io.Reader, payloadSize, archiveSize int64, s Signer) ([]byte, error) {
-	d := headerDigests(hdr)
-	d.size = int64(len(hdr)) + payloadSize
+func newSignatureHeader(hdr sizedReaderAt, payload io.Reader, payloadSize, archiveSize int64, s Signer) ([]byte, error) {
+	d, err := headerDigests(hdr)
+	if err != nil {
+		return nil, err
+	}
+	d.size = hdr.Size() + payloadSize
 	d.archiveSize = archiveSize
 	sigs, md5sum, err := signPackage(s, hdr, payload)
 	if err != nil {
@@ -125,21 +128,32 @@ func newSignatureHeader(hdr []byte, payload io.Reader, payloadSize, archiveSize 
 	return marshalSignature(h, len(base), reservedSpace)
 }
 
-func headerDigests(hdr []byte) sigDigests {
-	s1 := sha1.Sum(hdr)
-	s256 := sha256.Sum256(hdr)
-	return sigDigests{sha1: hex.EncodeToString(s1[:]), sha256: hex.EncodeToString(s256[:])}
+// sizedReaderAt is a main header, in memory (*bytes.Reader) or spooled to a
+// file (*io.SectionReader): the writer's is tens of MB for 100k files.
+type sizedReaderAt interface {
+	io.ReaderAt
+	Size() int64
+}
+
+func readAll(r sizedReaderAt) io.Reader { return io.NewSectionReader(r, 0, r.Size()) }
+
+func headerDigests(hdr sizedReaderAt) (sigDigests, error) {
+	h1, h256 := sha1.New(), sha256.New()
+	if _, err := io.Copy(io.MultiWriter(h1, h256), readAll(hdr)); err != nil {
+		return sigDigests{}, fmt.Errorf("rpm: reading header: %w", err)
+	}
+	return sigDigests{sha1: hex.EncodeToString(h1.Sum(nil)), sha256: hex.EncodeToString(h256.Sum(nil))}, nil
 }
 
 // signPackage reads header+payload once, returning its MD5 and, with a
 // signer, the signature tags: RSA signs the header (RSAHEADER) and
 // header+payload (PGP); EdDSA signs the header only (DSAHEADER).
-func signPackage(s Signer, hdr []byte, payload io.Reader) (map[uint32][]byte, []byte, error) {
+func signPackage(s Signer, hdr sizedReaderAt, payload io.Reader) (map[uint32][]byte, []byte, error) {
 	m := md5.New()
-	all := io.TeeReader(io.MultiReader(bytes.NewReader(hdr), payload), m)
+	all := io.TeeReader(io.MultiReader(readAll(hdr), payload), m)
 	sigs := map[uint32][]byte{}
 	if s != nil {
-		hsig, err := sign(s, bytes.NewReader(hdr))
+		hsig, err := sign(s, readAll(hdr))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -276,7 +290,10 @@ func Resign(in io.ReaderAt, size int64, out io.Writer, s Signer) error {
 	payloadStart := hdrStart + int64(len(hdr))
 	payload := io.NewSectionReader(in, payloadStart, size-payloadStart)
 
-	d := headerDigests(hdr)
+	d, err := headerDigests(bytes.NewReader(hdr))
+	if err != nil {
+		return err
+	}
 	if want := sig.getString(sigTagSHA256); want != "" && want != d.sha256 {
 		return errors.New("rpm: resign: package is corrupt: header SHA-256 mismatch")
 	}
@@ -289,7 +306,7 @@ func Resign(in io.ReaderAt, size int64, out io.Writer, s Signer) error {
 		return fmt.Errorf("rpm: resign: package is corrupt: size %d, header says %d", size-hdrStart, n)
 	}
 
-	sigs, md5sum, err := signPackage(s, hdr, payload)
+	sigs, md5sum, err := signPackage(s, bytes.NewReader(hdr), payload)
 	if err != nil {
 		return err
 	}

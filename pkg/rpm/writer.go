@@ -20,6 +20,11 @@ type Options struct {
 	TempDir  string                            // for the compressed payload; "" = os.TempDir()
 	Signer   Signer                            // nil = unsigned
 	Progress func(doneBytes, totalBytes int64) // bytes of file contents packed so far; may be nil
+	// Open, when set, opens the contents of regular files whose Entry.Open
+	// is nil (a payload builder serving thousands of files from disk needs
+	// no closure per file then). It is called from one goroutine, in path
+	// order, once per file.
+	Open func(e *Entry) (io.ReadCloser, error)
 }
 
 // Result describes a written package.
@@ -45,21 +50,34 @@ func Write(ctx context.Context, w io.Writer, md Metadata, entries []Entry, opt O
 	if err := md.Validate(); err != nil {
 		return nil, err
 	}
+	src, err := newSliceSource(entries)
+	if err != nil {
+		return nil, err
+	}
+	return WriteSource(ctx, w, md, src, opt)
+}
+
+// WriteSource is Write with the entries read from src, already in path
+// order: the writer keeps no per-file state but a digest and a color
+// (33 bytes), and spools the header, like the payload, to a temp file.
+func WriteSource(ctx context.Context, w io.Writer, md Metadata, src Source, opt Options) (*Result, error) {
+	if err := md.Validate(); err != nil {
+		return nil, err
+	}
 	comp, err := parseCompression(md.Compression)
 	if err != nil {
 		return nil, err
 	}
 	md = md.withDefaults()
-	files, err := prepareFiles(entries)
+	files, err := newFileList(src, opt.Open)
 	if err != nil {
 		return nil, err
 	}
-	largeFiles := false
-	for i := range files {
-		if f := &files[i]; f.isRegular && f.size >= largeLimit {
-			largeFiles = true
-		}
+	largeFiles := files.largeFiles
+	if err := files.startSums(opt.TempDir); err != nil {
+		return nil, err
 	}
+	defer files.closeSums()
 
 	collect() // what the caller built the entries with is garbage by now
 
@@ -76,15 +94,29 @@ func Write(ctx context.Context, w io.Writer, md Metadata, entries []Entry, opt O
 		return nil, err
 	}
 	payload := func() *io.SectionReader { return io.NewSectionReader(tmp, 0, pl.compressedSize) }
-	// The payload pass leaves its buffers behind, and the header about to
-	// be built holds a few hundred bytes per file again (see collect).
+	// The payload pass leaves its buffers behind (see collect).
 	collect()
 
-	deps := resolveDeps(&md, files, comp, largeFiles)
-	hdr, err := mainHeader(&md, files, deps, comp, pl, largeFiles).marshal(tagHeaderImmutable)
+	deps := resolveDeps(&md, files.hasConfig, comp, largeFiles)
+	mh, err := mainHeader(&md, files, deps, comp, pl, largeFiles)
 	if err != nil {
 		return nil, err
 	}
+	hdrFile, err := os.CreateTemp(opt.TempDir, "rpmforge-header-*")
+	if err != nil {
+		return nil, fmt.Errorf("rpm: header temp file: %w", err)
+	}
+	defer func() {
+		hdrFile.Close()
+		os.Remove(hdrFile.Name())
+	}()
+	hdrLen, err := mh.marshalFile(tagHeaderImmutable, hdrFile)
+	if err != nil {
+		return nil, err
+	}
+	mh = nil
+	hdr := io.NewSectionReader(hdrFile, 0, hdrLen)
+	nfiles, installed := files.len(), files.installed
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -98,33 +130,30 @@ func Write(ctx context.Context, w io.Writer, md Metadata, entries []Entry, opt O
 
 	out := &hashCounter{w: w, h: sha256.New()}
 	ld := lead(md.Name+"-"+md.evr(), md.Arch)
-	for _, b := range [][]byte{ld, sig, hdr} {
+	for _, b := range [][]byte{ld, sig} {
 		if _, err := out.Write(b); err != nil {
 			return nil, fmt.Errorf("rpm: writing package: %w", err)
 		}
+	}
+	hsum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, hsum), io.NewSectionReader(hdr, 0, hdrLen)); err != nil {
+		return nil, fmt.Errorf("rpm: writing package: %w", err)
 	}
 	if _, err := io.Copy(out, payload()); err != nil {
 		return nil, fmt.Errorf("rpm: writing package: %w", err)
 	}
 
-	var installed int64
-	for i := range files {
-		if f := &files[i]; f.isRegular || f.isSymlink {
-			installed += f.size
-		}
-	}
-	hsum := sha256.Sum256(hdr)
 	return &Result{
 		Size:          out.n,
 		SHA256:        hexSum(out.h),
-		HeaderSHA256:  hex.EncodeToString(hsum[:]),
+		HeaderSHA256:  hexSum(hsum),
 		PayloadSHA256: pl.digest,
 		Requires:      deps.requires,
 		Provides:      deps.provides,
-		Files:         len(files),
+		Files:         nfiles,
 		InstalledSize: installed,
 		HeaderStart:   int64(len(ld) + len(sig)),
-		HeaderEnd:     int64(len(ld) + len(sig) + len(hdr)),
+		HeaderEnd:     int64(len(ld)+len(sig)) + hdrLen,
 	}, nil
 }
 

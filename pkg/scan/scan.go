@@ -44,65 +44,129 @@ var AlwaysExcluded = []string{".git", ".gitignore", ".gitattributes", ".gitmodul
 
 // Walk lists root's tree, sorted by Rel.
 func Walk(root string, opt Options) ([]File, error) {
-	root, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
-	}
-	st, err := os.Stat(root)
-	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("scan: %s is not a directory", root)
-	}
-	patterns := append(append([]string{}, AlwaysExcluded...), opt.Exclude...)
 	var files []File
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-		if p == root {
-			return nil
-		}
-		rel := filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
-		if excluded(rel, patterns) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if err := checkName(rel); err != nil {
-			return fmt.Errorf("scan: %s: %w", p, err)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-		f := File{Rel: rel, Abs: p, Mode: info.Mode(), MTime: info.ModTime()}
-		switch {
-		case info.Mode().IsRegular():
-			f.Size = info.Size()
-		case info.IsDir():
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return fmt.Errorf("scan: %w", err)
-			}
-			if err := checkLink(root, rel, target, opt.AllowAbsLink); err != nil {
-				return fmt.Errorf("scan: symlink %s -> %s %w", p, target, err)
-			}
-			f.Link = target
-		default:
-			return fmt.Errorf("scan: %s is a %s, not a regular file, directory or symlink (exclude it in project.exclude)", p, info.Mode().Type())
-		}
+	err := WalkFunc(root, opt, func(f File) error {
 		files = append(files, f)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	// WalkFunc's order already is this one; kept as the definition.
 	sort.Slice(files, func(i, j int) bool { return files[i].Rel < files[j].Rel })
 	return files, nil
+}
+
+// WalkFunc calls fn with each file of root's tree in the order of Walk's
+// list (sorted by Rel), without building the list: a venv of 100k files
+// is handed over one file at a time. An error from fn stops the walk and
+// is returned.
+//
+// Sorted by Rel, a directory's descendants all start with "dir/", so they
+// come as one block, right where "dir/" sorts among its siblings' names
+// (after "dir" and, e.g., "dir-x", since '-' < '/'): each directory is
+// read once, its names and its subdirectories' blocks sorted together.
+func WalkFunc(root string, opt Options, fn func(File) error) error {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("scan: %s is not a directory", root)
+	}
+	prefix := root
+	if !strings.HasSuffix(prefix, string(filepath.Separator)) {
+		prefix += string(filepath.Separator)
+	}
+	w := &walker{root: root, prefix: prefix, opt: opt, fn: fn, patterns: append(append([]string{}, AlwaysExcluded...), opt.Exclude...)}
+	return w.dir(root, "")
+}
+
+type walker struct {
+	root     string
+	prefix   string // root with a trailing separator
+	opt      Options
+	fn       func(File) error
+	patterns []string
+}
+
+// dir walks the directory at p (rel "" for the root).
+func (w *walker) dir(p, rel string) error {
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	type item struct {
+		key   string // name, or name + "/" for a subdirectory's block
+		e     fs.DirEntry
+		block bool
+	}
+	items := make([]item, 0, len(ents)+len(ents)/4)
+	for _, e := range ents {
+		items = append(items, item{key: e.Name(), e: e})
+		if e.IsDir() {
+			items = append(items, item{key: e.Name() + "/", e: e, block: true})
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+	skipped := map[string]bool{} // excluded directories: no block
+	for _, it := range items {
+		name := it.e.Name()
+		var cp string
+		if strings.HasSuffix(p, string(filepath.Separator)) {
+			cp = p + name
+		} else {
+			cp = p + string(filepath.Separator) + name
+		}
+		crel := filepath.ToSlash(cp[len(w.prefix):]) // shares cp's bytes
+		if it.block {
+			if skipped[name] {
+				continue
+			}
+			if err := w.dir(cp, crel); err != nil {
+				return err
+			}
+			continue
+		}
+		if excluded(crel, w.patterns) {
+			if it.e.IsDir() {
+				skipped[name] = true
+			}
+			continue
+		}
+		if err := checkName(crel); err != nil {
+			return fmt.Errorf("scan: %s: %w", cp, err)
+		}
+		info, err := it.e.Info()
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		f := File{Rel: crel, Abs: cp, Mode: info.Mode(), MTime: info.ModTime()}
+		switch {
+		case info.Mode().IsRegular():
+			f.Size = info.Size()
+		case info.IsDir():
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(cp)
+			if err != nil {
+				return fmt.Errorf("scan: %w", err)
+			}
+			if err := checkLink(w.root, crel, target, w.opt.AllowAbsLink); err != nil {
+				return fmt.Errorf("scan: symlink %s -> %s %w", cp, target, err)
+			}
+			f.Link = target
+		default:
+			return fmt.Errorf("scan: %s is a %s, not a regular file, directory or symlink (exclude it in project.exclude)", cp, info.Mode().Type())
+		}
+		if err := w.fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func excluded(rel string, patterns []string) bool {
