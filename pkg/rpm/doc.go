@@ -10,8 +10,11 @@
 // followed by a copy of the payload. Memory use depends on the number of
 // files, not on their size: about 15 MB of buffers with gzip or zstd (about
 // 100 MB with xz at level 6, whose match finder is 12 times its 8 MB
-// dictionary), plus a few hundred bytes per file for the file list and
-// header.
+// dictionary, as liblzma's -6), plus about 28 bytes per directory. The file
+// list is read as a stream (Source) several times rather than held: file
+// digests go to a temporary file during the payload pass, and the header is
+// written in two passes into a temporary file, from which the signature
+// header's digests are computed.
 //
 // The output follows what rpmbuild 4.18 writes for the same package, tag for
 // tag (TestMatchesRPMBuild compares them): the same lead, the same signature
