@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"unsafe"
 )
 
 // RPM header tags read for repodata (rpm's include/rpm/rpmtag.h).
@@ -112,6 +113,20 @@ const (
 type header struct {
 	entries []indexEntry
 	data    []byte
+	// alias makes string and strings return strings that point into data
+	// instead of copies: valid only as long as data is not reused.
+	alias bool
+}
+
+// str returns b as a string: a copy, or b itself with h.alias.
+func (h *header) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if h.alias {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
 }
 
 type indexEntry struct {
@@ -190,7 +205,7 @@ func (h *header) strings(tag uint32) []string {
 		if j < 0 {
 			return nil
 		}
-		out = append(out, string(p[:j]))
+		out = append(out, h.str(p[:j]))
 		p = p[j+1:]
 	}
 	return out
@@ -205,7 +220,7 @@ func (h *header) string(tag uint32) string {
 	}
 	p := h.data[e.offset:]
 	if j := bytes.IndexByte(p, 0); j >= 0 {
-		return string(p[:j])
+		return h.str(p[:j])
 	}
 	return ""
 }
@@ -268,8 +283,9 @@ type rpmHeaders struct {
 }
 
 // parseRPMHeaders parses the lead, the signature header and the main header
-// at the start of b. The headers refer to b.
-func parseRPMHeaders(b []byte) (*rpmHeaders, error) {
+// at the start of b. The headers refer to b; with alias, so do the strings
+// they return.
+func parseRPMHeaders(b []byte, alias bool) (*rpmHeaders, error) {
 	if len(b) < 96 {
 		return nil, fmt.Errorf("%w: short lead", errNotRPM)
 	}
@@ -285,6 +301,7 @@ func parseRPMHeaders(b []byte) (*rpmHeaders, error) {
 	if err != nil {
 		return nil, fmt.Errorf("main header: %w", err)
 	}
+	sig.alias, main.alias = alias, alias
 	return &rpmHeaders{sig: sig, main: main, headerStart: start, headerEnd: start + m}, nil
 }
 

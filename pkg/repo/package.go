@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/rpmforge/rpmforge/pkg/rpmver"
 )
@@ -121,8 +122,15 @@ func readPackageFrom(f io.Reader, size, mtime int64, href string, opts ReadOptio
 		}
 		return nil, err
 	}
-	data = data[:size]
-	hdrs, err := parseRPMHeaders(data)
+	return packageFromBytes(data[:size], mtime, href, opts, false)
+}
+
+// packageFromBytes parses, checks and hashes a whole package file read into
+// data. With alias, the Package's strings point into data (no copies): it
+// must be used (rendered) before data is reused.
+func packageFromBytes(data []byte, mtime int64, href string, opts ReadOptions, alias bool) (*Package, error) {
+	size := int64(len(data))
+	hdrs, err := parseRPMHeaders(data, alias)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -296,7 +304,8 @@ func archiveSize(h *rpmHeaders) int64 {
 	return 0
 }
 
-// readFiles returns the file list in header order and the set of full paths.
+// readFiles returns the file list in header order and the set of its paths
+// that go into primary.xml (requires of those are dropped).
 func readFiles(m *header) ([]File, map[string]bool, error) {
 	dirs := m.strings(tagDirNames)
 	bases := m.strings(tagBaseNames)
@@ -308,11 +317,22 @@ func readFiles(m *header) ([]File, map[string]bool, error) {
 			return nil, nil, fmt.Errorf("%d base names but %d directory indexes", len(bases), len(idx))
 		}
 		paths = make([]string, len(bases))
+		n := 0
 		for i, b := range bases {
 			if idx[i] >= uint64(len(dirs)) {
 				return nil, nil, fmt.Errorf("file %q: directory index %d out of range", b, idx[i])
 			}
-			paths[i] = dirs[idx[i]] + b
+			n += len(dirs[idx[i]]) + len(b)
+		}
+		// All the paths in one allocation; each string points into it.
+		slab := make([]byte, 0, n)
+		for i, b := range bases {
+			start := len(slab)
+			slab = append(slab, dirs[idx[i]]...)
+			slab = append(slab, b...)
+			if len(slab) > start {
+				paths[i] = unsafe.String(&slab[start], len(slab)-start)
+			}
 		}
 	default:
 		paths = m.strings(tagOldFileNames)
@@ -327,12 +347,14 @@ func readFiles(m *header) ([]File, map[string]bool, error) {
 		return nil, map[string]bool{}, nil
 	}
 	files := make([]File, len(paths))
-	set := make(map[string]bool, len(paths))
+	set := map[string]bool{}
 	for i, path := range paths {
 		if hasControl(path) {
 			return nil, nil, fmt.Errorf("control character in the file name %q", path)
 		}
-		set[path] = true
+		if isPrimaryFile(path) {
+			set[path] = true
+		}
 		t := ""
 		switch {
 		case modes[i]&0o170000 == 0o040000:
@@ -410,7 +432,8 @@ var depTags = []struct {
 // files, requires identical to a provide, repeated requires, and all
 // libc.so.6 requires but the highest version, which goes last.
 func readDeps(p *Package, m *header, files map[string]bool) error {
-	provided := map[string]bool{}
+	type depKey struct{ name, flags, ver string }
+	provided := map[depKey]bool{}
 	type seenReq struct {
 		flags, version string
 		pre            bool
@@ -428,13 +451,13 @@ func readDeps(p *Package, m *header, files map[string]bool) error {
 		for i := 0; i < n; i++ {
 			name, fl, ver := names[i], flags[i], vers[i]
 			fs := flagName(fl)
-			key := name + fs + ver
+			key := depKey{name, fs, ver}
 			pre := false
 			if dt.kind == depRequires {
 				if strings.HasPrefix(name, "rpmlib(") {
 					continue
 				}
-				if strings.HasPrefix(name, "/") && files[name] && isPrimaryFile(name) {
+				if strings.HasPrefix(name, "/") && files[name] {
 					continue
 				}
 				if provided[key] {
@@ -670,11 +693,26 @@ func isPrimaryFile(p string) bool {
 // U+FFFE and U+FFFF (valid UTF-8, but XML parsers refuse the whole file).
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+		switch c := s[i]; {
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r':
 			return true
+		case c == 0xef && i+2 < len(s) && s[i+1] == 0xbf && (s[i+2] == 0xbe || s[i+2] == 0xbf):
+			return true // U+FFFE, U+FFFF
 		}
 	}
-	return strings.Contains(s, "\uFFFE") || strings.Contains(s, "\uFFFF")
+	return false
+}
+
+// plainASCII reports whether s is ASCII without C0 controls other than tab,
+// newline and carriage return: text that needs no conversion nor cleaning
+// (almost all of it).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // toUTF8 returns s if it is valid UTF-8, else reads it as Latin-1 the way
@@ -704,6 +742,9 @@ func toUTF8(s string) string {
 // cleanText converts free text to UTF-8 and replaces control characters
 // XML cannot carry with U+FFFD.
 func cleanText(s string) string {
+	if plainASCII(s) {
+		return s
+	}
 	s = toUTF8(s)
 	if !hasControl(s) {
 		return s

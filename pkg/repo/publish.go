@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -15,10 +16,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Signer signs repomd.xml; *sign.Key is one.
@@ -243,6 +247,7 @@ func Publish(ctx context.Context, dir string, opts Options) (*Result, error) {
 		// A damaged cache chunk was removed before anything was written:
 		// once more, reading the packages it held.
 		p.built.Store(0)
+		p.fused = nil
 		res, err = p.run(ctx)
 	}
 	if err != nil {
@@ -258,6 +263,15 @@ type publisher struct {
 	store Storage
 	now   time.Time
 	built atomic.Int64 // chunks built (not taken from the cache) in this run
+	fused *fusedOut    // the metadata files assembled while reading, if done
+}
+
+// fusedOut is the metadata assembled while the packages were read,
+// assuming n valid packages in the chunks of keys.
+type fusedOut struct {
+	n    int
+	keys []string
+	out  *[numKinds]*output
 }
 
 // item is one package of the new repodata.
@@ -279,12 +293,29 @@ func (p *publisher) settings() string {
 // renderKey identifies a package's fragments: they depend on its content
 // (pkgid), its location, mtime and size, and the changelog limit.
 func (p *publisher) renderKey(pkgid, href string, mtimeNs, size int64) [32]byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "rpmforge-render-%d\x00%d\x00%s\x00%s\x00%d\x00%d", stateVersion, p.opts.ChangelogLimit,
-		pkgid, href, time.Unix(0, mtimeNs).Unix(), size)
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
+	// The same bytes as fmt.Fprintf(h, "rpmforge-render-%d\x00%d\x00%s\x00%s\x00%d\x00%d", ...),
+	// without its allocations (it runs for every package of every publish).
+	var stack [256]byte
+	b := append(stack[:0], "rpmforge-render-"...)
+	b = strconv.AppendInt(b, stateVersion, 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(p.opts.ChangelogLimit), 10)
+	b = append(b, 0)
+	b = append(b, pkgid...)
+	b = append(b, 0)
+	b = append(b, href...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, time.Unix(0, mtimeNs).Unix(), 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, size, 10)
+	return sha256.Sum256(b)
+}
+
+// keyIs reports whether hexKey(k) == s, without allocating.
+func keyIs(k [32]byte, s string) bool {
+	var h [64]byte
+	hex.Encode(h[:], k[:])
+	return string(h[:]) == s
 }
 
 func (p *publisher) run(ctx context.Context) (*Result, error) {
@@ -328,7 +359,7 @@ func (p *publisher) run(ctx context.Context) (*Result, error) {
 				ok = p.st.hasChunk(e.Chunk)
 				chunkOK[e.Chunk] = ok
 			}
-			if hexKey(key) == e.Key && ok {
+			if keyIs(key, e.Key) && ok {
 				items[i] = item{e: *e, key: key}
 				continue
 			}
@@ -396,8 +427,10 @@ func (p *publisher) run(ctx context.Context) (*Result, error) {
 
 	// Load or build the chunks and assemble the three metadata files.
 	o.Progress.Step("writing metadata")
-	out, err := p.assemble(ctx, groups, keys, len(valid), res)
-	if err != nil {
+	var out *[numKinds]*output
+	if f := p.fused; f != nil && f.n == len(valid) && slices.Equal(f.keys, keys) {
+		out = f.out
+	} else if out, err = p.assemble(ctx, groups, keys, len(valid), res); err != nil {
 		return nil, err
 	}
 	res.ChunksReused = len(groups) - int(p.built.Load())
@@ -620,25 +653,47 @@ func (p *publisher) readOne(ctx context.Context, f pkgFile, buf, fileBuf *[]byte
 	if f.listed != nil {
 		return p.readListed(ctx, f, buf, fileBuf)
 	}
-	fh, err := os.Open(f.path)
+	// Raw system calls: os.Open would also try to register the file with
+	// the poller, and io.ReadFull of size+1 bytes costs one more read than
+	// needed; a file that grows meanwhile is told by the second fstat.
+	fd, err := openRead(f.path)
+	if err != nil {
+		return item{}, &fs.PathError{Op: "open", Path: f.path, Err: err}
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := fstat(fd, &st); err != nil {
+		return item{}, &fs.PathError{Op: "stat", Path: f.path, Err: err}
+	}
+	f = pkgFileFromStat(f.href, f.path, &st)
+	mtime := time.Unix(0, f.mtimeNs).Unix()
+	opts := ReadOptions{ChangelogLimit: p.opts.readLimit()}
+	var pkg *Package
+	switch {
+	case f.size < 96 || f.size > wholeFileLimit:
+		pkg, err = readPackageFrom(fdReader(fd), f.size, mtime, f.href, opts, nil)
+	default:
+		if int64(cap(*fileBuf)) < f.size {
+			*fileBuf = make([]byte, f.size)
+		}
+		data := (*fileBuf)[:f.size]
+		if err := readFull(fd, data); err != nil {
+			if errors.Is(err, errChanged) {
+				return item{}, err
+			}
+			return item{}, &fs.PathError{Op: "read", Path: f.path, Err: err}
+		}
+		// The package is rendered below, before fileBuf is reused: its
+		// strings may point into it.
+		pkg, err = packageFromBytes(data, mtime, f.href, opts, true)
+	}
 	if err != nil {
 		return item{}, err
 	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return item{}, err
+	if err := fstat(fd, &st); err != nil {
+		return item{}, &fs.PathError{Op: "stat", Path: f.path, Err: err}
 	}
-	f = newPkgFile(f.href, f.path, st)
-	pkg, err := readPackageFrom(fh, f.size, time.Unix(0, f.mtimeNs).Unix(), f.href, ReadOptions{ChangelogLimit: p.opts.readLimit()}, fileBuf)
-	if err != nil {
-		return item{}, err
-	}
-	st2, err := fh.Stat()
-	if err != nil {
-		return item{}, err
-	}
-	if g := newPkgFile(f.href, f.path, st2); g != f {
+	if g := pkgFileFromStat(f.href, f.path, &st); g != f {
 		return item{}, fmt.Errorf("%w: %w", ErrInvalid, errChanged)
 	}
 	now, window := time.Now().UnixNano(), int64(p.opts.racyWindow)
@@ -648,10 +703,20 @@ func (p *publisher) readOne(ctx context.Context, f pkgFile, buf, fileBuf *[]byte
 
 // render makes a read package's item: its fragments and cache entry.
 func (p *publisher) render(f pkgFile, pkg *Package, racy bool, buf *[]byte) item {
-	var frags [numKinds][]byte
+	// The three fragments are rendered one after the other and copied
+	// out in one allocation.
+	var ends [numKinds]int
+	*buf = (*buf)[:0]
 	for k := range numKinds {
-		*buf = appendKind((*buf)[:0], k, pkg)
-		frags[k] = bytes.Clone(*buf)
+		*buf = appendKind(*buf, k, pkg)
+		ends[k] = len(*buf)
+	}
+	all := bytes.Clone(*buf)
+	var frags [numKinds][]byte
+	start := 0
+	for k := range numKinds {
+		frags[k] = all[start:ends[k]:ends[k]]
+		start = ends[k]
 	}
 	key := p.renderKey(pkg.PkgID, f.href, f.mtimeNs, f.size)
 	return item{
@@ -818,16 +883,71 @@ func (p *publisher) readAndBuild(ctx context.Context, files []pkgFile, items []i
 	defer old.release()
 	sem := make(chan struct{}, p.opts.Workers+1)
 	var builders sync.WaitGroup
+
+	// When every package is read (a first publish, or the cache was
+	// lost), the metadata files are assembled as the chunks are built, in
+	// order, assuming that every package is valid (the head member holds
+	// the count): no second pass loads the chunks again. run falls back
+	// to assemble if a package turned out invalid. A chunk stays in memory
+	// until it is assembled, so at most Workers+1 are.
+	type built struct {
+		c   *chunk // nil: the chunk is empty (all its packages invalid)
+		err error
+	}
+	var slots []chan built
+	var consumer sync.WaitGroup
+	fused := len(toRead) == len(files) && p.opts.Compression.members()
+	if fused {
+		slots = make([]chan built, len(spans))
+		for i := range slots {
+			slots[i] = make(chan built, 1)
+		}
+		a := p.newAssembler(len(files))
+		f := &fusedOut{}
+		consumer.Add(1)
+		go func() {
+			defer consumer.Done()
+			ok := true
+			for i := range slots {
+				r := <-slots[i]
+				<-sem
+				switch {
+				case r.err != nil:
+					ok = false
+				case r.c != nil:
+					if ok {
+						a.add(r.c)
+						f.keys = append(f.keys, r.c.key)
+					}
+					r.c.release()
+				}
+			}
+			if !ok {
+				return
+			}
+			if out, err := a.finish(); err == nil {
+				f.n, f.out = len(files), out
+				p.fused = f
+			}
+		}()
+	}
+	submitted := 0
 submit:
 	for _, sp := range spans {
 		var wg sync.WaitGroup
+		reads := 0
 		for i := sp.start; i < sp.end; i++ {
 			if needRead[i] {
 				wg.Add(1)
+				reads++
 			}
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if reads == 0 && !fused {
+			// Nothing read: assemble loads or rebuilds this chunk.
+			continue
 		}
 		select {
 		case sem <- struct{}{}:
@@ -840,9 +960,21 @@ submit:
 			}
 		}
 		builders.Add(1)
+		slot := submitted
+		submitted++
 		go func(sp span) {
 			defer builders.Done()
-			defer func() { <-sem }()
+			var r built
+			defer func() {
+				if fused {
+					slots[slot] <- r
+				} else {
+					if r.c != nil {
+						r.c.release()
+					}
+					<-sem
+				}
+			}()
 			wg.Wait()
 			g, keys := p.groups(items, []span{sp})
 			if len(g) == 0 {
@@ -851,17 +983,25 @@ submit:
 			c, reused, err := p.chunk(g[0], keys[0], old.get)
 			if err != nil {
 				fail(err)
+				r.err = err
 				return
 			}
 			if !reused {
 				p.built.Add(1)
 			}
-			c.release()
+			r.c = c
 		}(sp)
+	}
+	if fused {
+		for ; submitted < len(spans); submitted++ {
+			sem <- struct{}{}
+			slots[submitted] <- built{err: context.Canceled}
+		}
 	}
 	close(work)
 	readers.Wait()
 	builders.Wait()
+	consumer.Wait()
 	if firstErr != nil {
 		return firstErr
 	}
@@ -888,24 +1028,31 @@ type outPart struct {
 	off, len int64
 }
 
-// assemble produces the three metadata files. Chunks are loaded from the
-// cache or built (rendered fragments, compressed members) by parallel
-// workers and consumed in order.
-func (p *publisher) assemble(ctx context.Context, groups [][]*item, keys []string, n int, res *Result) (*[numKinds]*output, error) {
+// assembler produces the three metadata files from the chunks, given in
+// order: the head member (which holds the package count), the chunks'
+// members (by reference into the cache files) or, for xz, one stream
+// compressed whole, and the tail.
+type assembler struct {
+	p      *publisher
+	out    [numKinds]*output
+	xzIn   [numKinds]*io.PipeWriter
+	xzDone [numKinds]chan error
+	err    error
+}
+
+func (p *publisher) newAssembler(n int) *assembler {
 	comp := p.opts.Compression
-	var out [numKinds]*output
-	var xzIn [numKinds]*io.PipeWriter
-	var xzDone [numKinds]chan error
+	a := &assembler{p: p}
 	for k := range numKinds {
-		out[k] = &output{hash: sha256.New(), openHash: sha256.New()}
+		a.out[k] = &output{hash: sha256.New(), openHash: sha256.New()}
 		head := fileHead(k, n)
-		out[k].openHash.Write(head)
-		out[k].openSize += int64(len(head))
+		a.out[k].openHash.Write(head)
+		a.out[k].openSize += int64(len(head))
 		if comp.members() {
-			out[k].add(comp.compressMember(nil, head))
+			a.out[k].add(comp.compressMember(nil, head))
 		} else {
 			pr, pw := io.Pipe()
-			xzIn[k], xzDone[k] = pw, make(chan error, 1)
+			a.xzIn[k], a.xzDone[k] = pw, make(chan error, 1)
 			go func(k Kind) {
 				var b bytes.Buffer
 				w, err := comp.newStreamWriter(&b)
@@ -917,23 +1064,76 @@ func (p *publisher) assemble(ctx context.Context, groups [][]*item, keys []strin
 				}
 				pr.CloseWithError(err)
 				if err == nil {
-					out[k].add(b.Bytes())
+					a.out[k].add(b.Bytes())
 				}
-				xzDone[k] <- err
+				a.xzDone[k] <- err
 			}(k)
-			xzIn[k].Write(head)
+			a.xzIn[k].Write(head)
 		}
 	}
-	closeXz := func(err error) {
-		for k := range numKinds {
-			if xzIn[k] != nil {
-				xzIn[k].CloseWithError(err)
-				<-xzDone[k]
-				xzIn[k] = nil
+	return a
+}
+
+// add appends the next chunk (which the caller releases afterwards).
+func (a *assembler) add(c *chunk) {
+	if a.err != nil {
+		return
+	}
+	for k := range numKinds {
+		a.out[k].openHash.Write(c.u[k])
+		a.out[k].openSize += int64(len(c.u[k]))
+		if a.p.opts.Compression.members() {
+			a.out[k].addSection(a.p.st.chunkPath(c.key), c.cOff[k], c.c[k])
+		} else if _, err := a.xzIn[k].Write(c.u[k]); err != nil {
+			a.err = err
+		}
+	}
+}
+
+// abort stops the xz compressors, if any.
+func (a *assembler) abort(err error) {
+	for k := range numKinds {
+		if a.xzIn[k] != nil {
+			a.xzIn[k].CloseWithError(err)
+			<-a.xzDone[k]
+			a.xzIn[k] = nil
+		}
+	}
+}
+
+// finish appends the tails and returns the files.
+func (a *assembler) finish() (*[numKinds]*output, error) {
+	if a.err != nil {
+		a.abort(a.err)
+		return nil, a.err
+	}
+	comp := a.p.opts.Compression
+	for k := range numKinds {
+		tail := fileTail(k)
+		a.out[k].openHash.Write(tail)
+		a.out[k].openSize += int64(len(tail))
+		if comp.members() {
+			a.out[k].add(comp.compressMember(nil, tail))
+		} else {
+			a.xzIn[k].Write(tail)
+			a.xzIn[k].Close()
+			err := <-a.xzDone[k]
+			a.xzIn[k] = nil
+			if err != nil {
+				a.abort(err)
+				return nil, err
 			}
 		}
 	}
-	defer closeXz(errors.New("aborted"))
+	return &a.out, nil
+}
+
+// assemble produces the three metadata files. Chunks are loaded from the
+// cache or built (rendered fragments, compressed members) by parallel
+// workers and consumed in order.
+func (p *publisher) assemble(ctx context.Context, groups [][]*item, keys []string, n int, res *Result) (*[numKinds]*output, error) {
+	a := p.newAssembler(n)
+	defer a.abort(errors.New("aborted"))
 
 	old := &oldChunks{st: p.st}
 	defer old.release()
@@ -941,6 +1141,7 @@ func (p *publisher) assemble(ctx context.Context, groups [][]*item, keys []strin
 	type result struct {
 		c      *chunk
 		reused bool
+		cached bool // in the cache as it is: streamed by the consumer
 		err    error
 	}
 	slots := make([]chan result, len(groups))
@@ -959,55 +1160,58 @@ func (p *publisher) assemble(ctx context.Context, groups [][]*item, keys []strin
 				return
 			}
 			go func(i int) {
+				if p.st.hasChunk(keys[i]) {
+					for _, it := range groups[i] {
+						it.frags = nil
+					}
+					slots[i] <- result{cached: true}
+					return
+				}
 				c, reused, err := p.chunk(groups[i], keys[i], old.get)
-				slots[i] <- result{c, reused, err}
+				slots[i] <- result{c: c, reused: reused, err: err}
 			}(i)
 		}
 	}()
 	var firstErr error
+	rd := bufio.NewReaderSize(nil, 64<<10)
 	for i := range groups {
 		r := <-slots[i]
 		<-sem
 		if firstErr != nil {
+			if r.c != nil {
+				r.c.release()
+			}
 			continue
 		}
 		if r.err != nil {
 			firstErr = r.err
 			continue
 		}
+		if r.cached {
+			// Cached chunks are streamed, not loaded whole: an
+			// incremental publish holds no chunk in memory but those
+			// it builds.
+			if err := p.st.streamChunk(keys[i], a, rd); err != nil {
+				if errors.Is(err, errBadChunk) || errors.Is(err, fs.ErrNotExist) {
+					// Damaged or gone: Publish runs again, reading
+					// what it held.
+					os.Remove(p.st.chunkPath(keys[i]))
+					err = fmt.Errorf("cache: %w: %w", errBadChunk, err)
+				}
+				firstErr = err
+			}
+			continue
+		}
 		if !r.reused {
 			p.built.Add(1)
 		}
-		for k := range numKinds {
-			out[k].openHash.Write(r.c.u[k])
-			out[k].openSize += int64(len(r.c.u[k]))
-			if comp.members() {
-				out[k].addSection(p.st.chunkPath(r.c.key), r.c.cOff[k], r.c.c[k])
-			} else if _, err := xzIn[k].Write(r.c.u[k]); err != nil {
-				firstErr = err
-			}
-		}
+		a.add(r.c)
 		r.c.release()
 	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	for k := range numKinds {
-		tail := fileTail(k)
-		out[k].openHash.Write(tail)
-		out[k].openSize += int64(len(tail))
-		if comp.members() {
-			out[k].add(comp.compressMember(nil, tail))
-		} else {
-			xzIn[k].Write(tail)
-			xzIn[k].Close()
-			if err := <-xzDone[k]; err != nil {
-				return nil, err
-			}
-			xzIn[k] = nil
-		}
-	}
-	return &out, nil
+	return a.finish()
 }
 
 func (o *output) add(b []byte) {
@@ -1117,19 +1321,34 @@ func (p *publisher) chunk(items []*item, key string, oldChunk func(string) (*chu
 			c.lens[i][k] = len(frags[k])
 		}
 	}
+	// The fragments and members go into one reused buffer (c.release
+	// returns it), with room for members of a quarter of the fragments'
+	// size (XML compresses to a sixth or less); a bigger member is
+	// allocated apart.
+	total := 0
+	for i := range all {
+		for k := range numKinds {
+			total += len(all[i][k])
+		}
+	}
+	need := total + total/4
+	bp := p.st.bufs.get(need)
+	c.buf, c.bufs = bp, &p.st.bufs
+	rest := (*bp)[:0:cap(*bp)]
 	for k := range numKinds {
-		n := 0
+		n := len(rest)
 		for i := range all {
-			n += len(all[i][k])
+			rest = append(rest, all[i][k]...)
 		}
-		c.u[k] = make([]byte, 0, n)
-		for i := range all {
-			c.u[k] = append(c.u[k], all[i][k]...)
-		}
+		c.u[k] = rest[n:len(rest):len(rest)]
 	}
 	if p.opts.Compression.members() {
 		for k := range numKinds {
-			c.c[k] = p.opts.Compression.compressMember(nil, c.u[k])
+			free := rest[len(rest):]
+			c.c[k] = p.opts.Compression.compressMember(free[:0:cap(free)], c.u[k])
+			if len(c.c[k]) > 0 && cap(free) > 0 && unsafe.SliceData(c.c[k]) == unsafe.SliceData(free) {
+				rest = rest[:len(rest)+len(c.c[k])]
+			}
 		}
 	}
 	c.index()

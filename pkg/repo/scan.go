@@ -2,8 +2,9 @@ package repo
 
 import (
 	"cmp"
+	"fmt"
+	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -56,19 +57,19 @@ func scanDir(dir string) (files []pkgFile, bad []Skipped, err error) {
 		if !strings.HasSuffix(name, ".rpm") || strings.HasPrefix(name, ".") {
 			return nil
 		}
-		st, err := os.Stat(p) // follows symlinks
-		if err != nil {
-			bad = append(bad, Skipped{Path: p, Err: err})
+		var st syscall.Stat_t
+		if err := statFollow(p, &st); err != nil { // follows symlinks, as os.Stat
+			bad = append(bad, Skipped{Path: p, Err: &fs.PathError{Op: "stat", Path: p, Err: err}})
 			return nil
 		}
-		if !st.Mode().IsRegular() {
+		if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
-		files = append(files, newPkgFile(filepath.ToSlash(rel), p, st))
+		files = append(files, pkgFileFromStat(filepath.ToSlash(rel), p, &st))
 		return nil
 	})
 	sortByCreaterepoOrder(files)
@@ -80,4 +81,69 @@ func sortByCreaterepoOrder(files []pkgFile) {
 		return cmp.Or(strings.Compare(path.Base(a.href), path.Base(b.href)),
 			strings.Compare(path.Dir(a.href), path.Dir(b.href)))
 	})
+}
+
+func pkgFileFromStat(href, p string, s *syscall.Stat_t) pkgFile {
+	return pkgFile{href: href, path: p, dev: uint64(s.Dev), ino: s.Ino, size: s.Size,
+		mtimeNs: s.Mtim.Nano(), ctimeNs: s.Ctim.Nano()}
+}
+
+func openRead(path string) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+func fstat(fd int, st *syscall.Stat_t) error {
+	for {
+		if err := syscall.Fstat(fd, st); err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// readFull fills b from fd; a file shorter than b changed since its fstat.
+func readFull(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Read(fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return err
+		case n == 0:
+			return fmt.Errorf("%w: %w", ErrInvalid, errChanged)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// fdReader reads a file descriptor (packages streamed through the hash).
+type fdReader int
+
+func (r fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(r), b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func statFollow(path string, st *syscall.Stat_t) error {
+	for {
+		if err := syscall.Stat(path, st); err != syscall.EINTR {
+			return err
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -54,7 +55,39 @@ type stateEntry struct {
 func (s *stateDir) statePath() string { return filepath.Join(s.dir, "state") }
 
 type stateDir struct {
-	dir string
+	dir  string
+	bufs bufList // of chunks being built or loaded
+}
+
+// bufList keeps the buffers of released chunks for the next ones: unlike a
+// sync.Pool it is not emptied by every GC (a full publish runs dozens), and
+// it goes away with its publish.
+type bufList struct {
+	mu   sync.Mutex
+	free []*[]byte
+}
+
+// get returns a buffer of at least n bytes.
+func (l *bufList) get(n int) *[]byte {
+	l.mu.Lock()
+	for i, b := range l.free {
+		if cap(*b) >= n {
+			l.free = append(l.free[:i], l.free[i+1:]...)
+			l.mu.Unlock()
+			return b
+		}
+	}
+	l.mu.Unlock()
+	b := make([]byte, n)
+	return &b
+}
+
+func (l *bufList) put(b *[]byte) {
+	l.mu.Lock()
+	if len(l.free) < 3 { // the chunks in flight on 2 cores; beyond, allocate
+		l.free = append(l.free, b)
+	}
+	l.mu.Unlock()
 }
 
 func (s *stateDir) chunkPath(key string) string {
@@ -285,7 +318,8 @@ type chunk struct {
 	c    [numKinds][]byte // compressed member (gzip, zstd), nil for xz
 	offs [][numKinds]int  // computed: start of each fragment in u
 	cOff [numKinds]int64  // computed: where each c is in the chunk's file
-	buf  *[]byte          // pooled buffer u and c point into, if loaded
+	buf  *[]byte          // buffer u and c point into, if any
+	bufs *bufList         // where buf goes back
 }
 
 const chunkMagic = "RFCHUNK1"
@@ -415,8 +449,6 @@ func unmarshalChunk(key string, b []byte) (*chunk, error) {
 	return c, nil
 }
 
-var chunkBufs sync.Pool
-
 // loadChunk reads a cached chunk into a pooled buffer; c.release returns
 // it once the chunk is no longer used.
 func (s *stateDir) loadChunk(key string) (*chunk, error) {
@@ -429,30 +461,33 @@ func (s *stateDir) loadChunk(key string) (*chunk, error) {
 	if err != nil {
 		return nil, err
 	}
-	bp, _ := chunkBufs.Get().(*[]byte)
-	if bp == nil || int64(cap(*bp)) < st.Size() {
-		b := make([]byte, st.Size())
-		bp = &b
+	if st.Size() > maxChunkFile {
+		return nil, fmt.Errorf("%s: %w: %d bytes", s.chunkPath(key), errBadChunk, st.Size())
 	}
+	bp := s.bufs.get(int(st.Size()))
 	b := (*bp)[:st.Size()]
 	if _, err := io.ReadFull(f, b); err != nil {
-		chunkBufs.Put(bp)
+		s.bufs.put(bp)
 		return nil, err
 	}
 	c, err := unmarshalChunk(key, b)
 	if err != nil {
-		chunkBufs.Put(bp)
+		s.bufs.put(bp)
 		return nil, fmt.Errorf("%s: %w", s.chunkPath(key), err)
 	}
-	c.buf = bp
+	c.buf, c.bufs = bp, &s.bufs
 	return c, nil
 }
 
-// release returns a loaded chunk's buffer to the pool; c must not be used
+// maxChunkFile bounds what loadChunk reads into memory: chunks hold at most
+// chunkMax packages, whose XML is far smaller.
+const maxChunkFile = 1 << 30
+
+// release returns the chunk's buffer for reuse; c must not be used
 // afterwards.
 func (c *chunk) release() {
 	if c.buf != nil {
-		chunkBufs.Put(c.buf)
+		c.bufs.put(c.buf)
 		c.buf = nil
 	}
 }
@@ -502,3 +537,122 @@ func (s *stateDir) gcChunks(keep map[string]bool) {
 }
 
 func hexKey(b [32]byte) string { return hex.EncodeToString(b[:]) }
+
+// countingReader counts the bytes read from r and updates a CRC-32C of them.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	crc uint32
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	c.crc = crc32.Update(c.crc, castagnoli, b[:n])
+	return n, err
+}
+
+// streamChunk feeds a cached chunk to an assembler without loading it
+// whole: its uncompressed fragments go through the open-checksums (and,
+// for xz, the compressors), its members are hashed and referenced by
+// offset. The chunk's checksum is verified at the end (the assembler's
+// result is only used if every chunk is intact). rd is a reusable buffer.
+func (s *stateDir) streamChunk(key string, a *assembler, rd *bufio.Reader) error {
+	path := s.chunkPath(key)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	bad := func(what string) error { return fmt.Errorf("%s: %w: %s", path, errBadChunk, what) }
+	if size < int64(len(chunkMagic))+4 {
+		return bad("short")
+	}
+	cr := &countingReader{r: io.LimitReader(f, size-4)}
+	rd.Reset(cr)
+	var magic [len(chunkMagic)]byte
+	if _, err := io.ReadFull(rd, magic[:]); err != nil || string(magic[:]) != chunkMagic {
+		return bad("bad magic")
+	}
+	n, err := binary.ReadUvarint(rd)
+	if err != nil || n > uint64(size)/32 {
+		return bad("bad count")
+	}
+	var sums [numKinds]uint64
+	for i := uint64(0); i < n; i++ {
+		if _, err := rd.Discard(32); err != nil {
+			return bad("short index")
+		}
+		for k := range numKinds {
+			l, err := binary.ReadUvarint(rd)
+			if err != nil || l > uint64(size) {
+				return bad("bad index")
+			}
+			sums[k] += l
+		}
+	}
+	var ul, cl [numKinds]int64
+	total := int64(0)
+	for k := range numKinds {
+		u, err1 := binary.ReadUvarint(rd)
+		c, err2 := binary.ReadUvarint(rd)
+		if err1 != nil || err2 != nil || u > uint64(size) || c > uint64(size) || u != sums[k] {
+			return bad("bad lengths")
+		}
+		ul[k], cl[k] = int64(u), int64(c)
+		total += ul[k] + cl[k]
+	}
+	off := cr.n - int64(rd.Buffered())
+	if off+total != size-4 {
+		return bad("bad size")
+	}
+	comp := a.p.opts.Compression
+	for k := range numKinds {
+		o := a.out[k]
+		var w io.Writer = o.openHash
+		if !comp.members() {
+			w = io.MultiWriter(o.openHash, a.xzIn[k])
+		}
+		if _, err := io.CopyN(w, rd, ul[k]); err != nil {
+			return copyErr(path, err)
+		}
+		o.openSize += ul[k]
+		off += ul[k]
+	}
+	for k := range numKinds {
+		o := a.out[k]
+		if comp.members() {
+			o.parts = append(o.parts, outPart{path: path, off: off, len: cl[k]})
+			o.size += cl[k]
+		}
+		if _, err := io.CopyN(o.hash, rd, cl[k]); err != nil {
+			return copyErr(path, err)
+		}
+		off += cl[k]
+	}
+	if _, err := rd.ReadByte(); err != io.EOF {
+		return bad("trailing data")
+	}
+	var crc [4]byte
+	if _, err := f.ReadAt(crc[:], size-4); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if binary.BigEndian.Uint32(crc[:]) != cr.crc {
+		return bad("checksum mismatch")
+	}
+	return nil
+}
+
+// copyErr tells a chunk file that ended early (changed meanwhile) from a
+// failure to write.
+func copyErr(path string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s: %w: shorter than it says", path, errBadChunk)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}

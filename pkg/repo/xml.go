@@ -55,10 +55,19 @@ func fileTail(k Kind) []byte {
 	return []byte("</otherdata>\n")
 }
 
+// The bytes appendText and appendAttr escape.
+var (
+	textEscaped = [256]bool{'&': true, '<': true, '>': true, '\r': true}
+	attrEscaped = [256]bool{'&': true, '<': true, '>': true, '"': true, '\n': true, '\r': true, '\t': true}
+)
+
 // appendText appends s escaped as element content (as libxml2 writes it).
 func appendText(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
+		if !textEscaped[s[i]] {
+			continue
+		}
 		var esc string
 		switch s[i] {
 		case '&':
@@ -83,6 +92,9 @@ func appendText(b []byte, s string) []byte {
 func appendAttr(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
+		if !attrEscaped[s[i]] {
+			continue
+		}
 		var esc string
 		switch s[i] {
 		case '&':
