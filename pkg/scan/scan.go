@@ -82,7 +82,7 @@ func WalkFunc(root string, opt Options, fn func(File) error) error {
 	if !strings.HasSuffix(prefix, string(filepath.Separator)) {
 		prefix += string(filepath.Separator)
 	}
-	w := &walker{root: root, prefix: prefix, opt: opt, fn: fn, patterns: append(append([]string{}, AlwaysExcluded...), opt.Exclude...)}
+	w := &walker{root: root, prefix: prefix, opt: opt, fn: fn, patterns: compilePatterns(append(append([]string{}, AlwaysExcluded...), opt.Exclude...))}
 	return w.dir(root, "")
 }
 
@@ -91,7 +91,7 @@ type walker struct {
 	prefix   string // root with a trailing separator
 	opt      Options
 	fn       func(File) error
-	patterns []string
+	patterns []pattern
 }
 
 // dir walks the directory at p (rel "" for the root).
@@ -169,13 +169,44 @@ func (w *walker) dir(p, rel string) error {
 	return nil
 }
 
-func excluded(rel string, patterns []string) bool {
+// pattern is an exclude pattern with what makes matching it cheap: a
+// pattern without '/' cannot match a path with one (no metacharacter of
+// path.Match matches '/'), and "*" followed by literal text is a suffix.
+type pattern struct {
+	glob     string
+	hasSlash bool
+	suffix   string // "*.pyc" -> ".pyc"; "" when not that form
+}
+
+func compilePatterns(globs []string) []pattern {
+	out := make([]pattern, len(globs))
+	for i, g := range globs {
+		out[i] = pattern{glob: g, hasSlash: strings.Contains(g, "/")}
+		if rest, ok := strings.CutPrefix(g, "*"); ok && rest != "" && !strings.ContainsAny(rest, `*?[\/`) {
+			out[i].suffix = rest
+		}
+	}
+	return out
+}
+
+// match reports path.Match(p.glob, name).
+func (p pattern) match(name string) bool {
+	if p.suffix != "" {
+		return strings.HasSuffix(name, p.suffix) && !strings.Contains(name, "/")
+	}
+	if !p.hasSlash && strings.Contains(name, "/") {
+		return false
+	}
+	ok, _ := path.Match(p.glob, name)
+	return ok
+}
+
+// excluded reports whether a pattern matches the slash path rel or its
+// base name.
+func excluded(rel string, patterns []pattern) bool {
 	base := path.Base(rel)
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, rel); ok {
-			return true
-		}
-		if ok, _ := path.Match(p, base); ok {
+		if p.match(rel) || p.match(base) {
 			return true
 		}
 	}
