@@ -12,8 +12,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/rpmforge/rpmforge/pkg/pydist"
 )
@@ -22,7 +24,7 @@ import (
 type ScanOptions struct {
 	// Open returns a file's content as packaged, by slash-separated path
 	// relative to the venv (relocation rewrites some files); nil reads the
-	// file from disk.
+	// file from disk. It is called from several goroutines at once.
 	Open func(rel string) (io.ReadCloser, error)
 }
 
@@ -61,13 +63,30 @@ func Scan(venv, sitePackages string, opt ScanOptions) ([]Component, error) {
 	for _, d := range dists {
 		present[pydist.Normalize(d.Name)] = true
 	}
-	comps := make([]Component, 0, len(dists))
-	for _, d := range dists {
-		c, err := s.component(d, present)
+	// Distributions are hashed in parallel (every file of the venv is read:
+	// the step is I/O and SHA-256 bound); the order stays dists'.
+	comps := make([]Component, len(dists))
+	errs := make([]error, len(dists))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(dists)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				comps[i], errs[i] = s.component(dists[i], present)
+			}
+		}()
+	}
+	for i := range dists {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		comps = append(comps, c)
 	}
 	return comps, nil
 }
