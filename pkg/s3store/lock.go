@@ -68,10 +68,10 @@ func (s *Store) Lock(ctx context.Context, exclusive, noWait bool) (func(), error
 			if err == nil {
 				return s.holdLock(key, etag), nil
 			}
-			if !isConditionFailed(err) {
+			if !isConditionFailed(err) && !errors.Is(s.wrap("", LockName, err), fs.ErrNotExist) {
 				return nil, s.wrap("taking over the expired lock", LockName, err)
 			}
-			continue // another waiter took it first
+			continue // another waiter took it first, or its holder removed it
 		}
 		if noWait {
 			return nil, fmt.Errorf("%w (%s holds %s%s until %s unless renewed; retry later or drop --no-wait)",
