@@ -1,4 +1,4 @@
-package miniotest
+package s3test
 
 import "syscall"
 

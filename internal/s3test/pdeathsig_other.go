@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package miniotest
+package s3test
 
 import "syscall"
 
