@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/repo"
 )
 
@@ -72,21 +71,20 @@ const stateDir = ".rpmforge"
 // served).
 const tmpPrefix = ".rpmforge-tmp-"
 
-// DirStore is a Store in a local directory. Writes go to a temporary file
-// in the target directory, which is synced, renamed into place, and the
-// directory synced (restic's durable write).
+// DirStore is a Store in a local directory: repo.DirStorage's atomic
+// writes (temporary file, fsync, rename), each made durable before
+// WriteFile returns (the directory synced), plus links into the pool and
+// flock(2).
 type DirStore struct {
-	Root string
+	repo.DirStorage
 	// Mode is how channel packages refer to pool objects; default
 	// Hardlink, which falls back to a copy across filesystems.
 	Mode LinkMode
-	// NoSync skips fsync (tests and benchmarks only).
-	NoSync bool
 }
 
 // NewDirStore returns a DirStore for the directory root.
 func NewDirStore(root string, mode LinkMode, noSync bool) *DirStore {
-	return &DirStore{Root: root, Mode: mode, NoSync: noSync}
+	return &DirStore{DirStorage: repo.DirStorage{Root: root, NoSync: noSync}, Mode: mode}
 }
 
 func (d *DirStore) local(name string) (string, error) {
@@ -96,104 +94,13 @@ func (d *DirStore) local(name string) (string, error) {
 	return filepath.Join(d.Root, filepath.FromSlash(name)), nil
 }
 
-// WriteFile implements Store.
-func (d *DirStore) WriteFile(ctx context.Context, name string, r io.Reader) (err error) {
-	p, err := d.local(name)
-	if err != nil {
+// WriteFile implements Store: the file and its directory are synced
+// before it returns.
+func (d *DirStore) WriteFile(ctx context.Context, name string, r io.Reader) error {
+	if err := d.DirStorage.WriteFile(ctx, name, r); err != nil {
 		return err
 	}
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(p)+"-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := io.Copy(tmp, fsutil.ContextReader(ctx, r)); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if !d.NoSync {
-		if err := tmp.Sync(); err != nil {
-			return fmt.Errorf("writing %s: %w", p, err)
-		}
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return err
-	}
-	return d.syncDir(dir)
-}
-
-// Sync implements Store: every write is durable already.
-func (d *DirStore) Sync(context.Context) error { return nil }
-
-// Open implements Store.
-func (d *DirStore) Open(_ context.Context, name string) (io.ReadCloser, error) {
-	p, err := d.local(name)
-	if err != nil {
-		return nil, err
-	}
-	return os.Open(p)
-}
-
-// Stat implements Store.
-func (d *DirStore) Stat(_ context.Context, name string) (int64, error) {
-	p, err := d.local(name)
-	if err != nil {
-		return 0, err
-	}
-	st, err := os.Stat(p)
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}
-
-// Remove implements Store.
-func (d *DirStore) Remove(_ context.Context, name string) error {
-	p, err := d.local(name)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// List implements Store; symlinks are listed too (channel packages in
-// symlink mode).
-func (d *DirStore) List(_ context.Context, dir string) ([]string, error) {
-	p, err := d.local(dir)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := os.ReadDir(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if t := e.Type(); t.IsRegular() || t&fs.ModeSymlink != 0 {
-			out = append(out, e.Name())
-		}
-	}
-	return out, nil
+	return d.DirStorage.Sync(ctx)
 }
 
 // Link implements Store.

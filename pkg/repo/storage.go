@@ -164,7 +164,8 @@ func (d *DirStorage) Stat(_ context.Context, name string) (int64, error) {
 	return st.Size(), nil
 }
 
-// List implements Storage.
+// List implements Storage: regular files and symlinks (a channel's
+// packages in symlink mode).
 func (d *DirStorage) List(_ context.Context, dir string) ([]string, error) {
 	p, err := d.path(dir)
 	if err != nil {
@@ -179,7 +180,7 @@ func (d *DirStorage) List(_ context.Context, dir string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.Type().IsRegular() {
+		if t := e.Type(); t.IsRegular() || t&fs.ModeSymlink != 0 {
 			out = append(out, e.Name())
 		}
 	}
