@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/repo"
 )
 
@@ -154,19 +155,7 @@ func (d *DirStore) syncDir(dir string) error {
 	if d.NoSync {
 		return nil
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
+	return fsutil.SyncDir(dir)
 }
 
 func copyFile(src, dst string, noSync bool) (err error) {

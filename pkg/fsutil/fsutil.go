@@ -5,6 +5,8 @@ package fsutil
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -40,9 +42,20 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
+	SyncDir(filepath.Dir(path)) // best effort: the file itself is synced
+	return nil
+}
+
+// SyncDir makes the entries of directory dir (renames into it) durable.
+// File systems that cannot sync a directory are not an error.
+func SyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
 }
