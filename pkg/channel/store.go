@@ -324,6 +324,17 @@ func (p prefixStorage) WriteFile(ctx context.Context, name string, r io.Reader) 
 
 func (p prefixStorage) Sync(ctx context.Context) error { return p.s.Sync(ctx) }
 
+// Stage implements repo.Stager when the store does.
+func (p prefixStorage) Stage(ctx context.Context, name string, r io.Reader) (func() error, func(), error) {
+	if st, ok := p.s.(repo.Stager); ok {
+		return st.Stage(ctx, p.prefix+name, r)
+	}
+	if err := p.s.WriteFile(ctx, p.prefix+name, r); err != nil {
+		return nil, nil, err
+	}
+	return func() error { return nil }, func() {}, nil
+}
+
 func (p prefixStorage) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	return p.s.Open(ctx, p.prefix+name)
 }

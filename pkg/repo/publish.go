@@ -1409,6 +1409,36 @@ func (p *publisher) writeRepomd(ctx context.Context, md *Repomd, res *Result) (s
 		}
 		as := sha256.Sum256(sig.Bytes())
 		ascSum = hex.EncodeToString(as[:])
+		if st, ok := p.store.(Stager); ok {
+			// Both files are prepared first and switched back to back.
+			if err := p.store.Sync(ctx); err != nil {
+				return "", "", err
+			}
+			commitAsc, abortAsc, err := st.Stage(ctx, repomdName+".asc", &sig)
+			if err != nil {
+				return "", "", err
+			}
+			commitMd, abortMd, err := st.Stage(ctx, repomdName, bytes.NewReader(data))
+			if err != nil {
+				abortAsc()
+				return "", "", err
+			}
+			if err := commitAsc(); err != nil {
+				abortMd()
+				return "", "", err
+			}
+			res.Written = append(res.Written, repomdName+".asc")
+			step("asc-written")
+			if err := commitMd(); err != nil {
+				return "", "", err
+			}
+			if err := p.store.Sync(ctx); err != nil {
+				return "", "", err
+			}
+			res.Written = append(res.Written, repomdName)
+			s := sha256.Sum256(data)
+			return hex.EncodeToString(s[:]), ascSum, nil
+		}
 		if err := p.store.WriteFile(ctx, repomdName+".asc", &sig); err != nil {
 			return "", "", err
 		}

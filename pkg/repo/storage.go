@@ -39,6 +39,18 @@ type Storage interface {
 	Remove(ctx context.Context, name string) error
 }
 
+// Stager is implemented by storages that can prepare a file and make it
+// visible later: Publish stages repomd.xml.asc and repomd.xml, then
+// commits them back to back, so that a crash leaves the new signature
+// beside the old repomd.xml only within two renames, not within a write
+// and an fsync.
+type Stager interface {
+	// Stage writes what r yields so that commit makes it visible as name
+	// atomically (commit does not sync the directory: Sync does); abort
+	// discards it.
+	Stage(ctx context.Context, name string, r io.Reader) (commit func() error, abort func(), err error)
+}
+
 // DirStorage is a Storage in a local directory. Writes go to a temporary
 // file in the target directory, which is synced and renamed into place;
 // Sync then syncs the directories (restic's durable write, with the
@@ -64,52 +76,67 @@ func (d *DirStorage) path(name string) (string, error) {
 }
 
 // WriteFile implements Storage.
-func (d *DirStorage) WriteFile(ctx context.Context, name string, r io.Reader) (err error) {
-	p, err := d.path(name)
+func (d *DirStorage) WriteFile(ctx context.Context, name string, r io.Reader) error {
+	commit, _, err := d.Stage(ctx, name, r)
 	if err != nil {
 		return err
+	}
+	return commit()
+}
+
+// Stage implements Stager: a synced temporary file beside the target,
+// renamed into place by commit.
+func (d *DirStorage) Stage(ctx context.Context, name string, r io.Reader) (commit func() error, abort func(), err error) {
+	p, err := d.path(name)
+	if err != nil {
+		return nil, nil, err
 	}
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, nil, err
 	}
 	tmp, err := os.CreateTemp(dir, tmpPrefix+filepath.Base(p)+"-*")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	remove := func() { os.Remove(tmp.Name()) }
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			remove()
 		}
 	}()
 	buf := getCopyBuf()
 	_, err = io.CopyBuffer(tmp, fsutil.ContextReader(ctx, r), *buf)
 	putCopyBuf(buf)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
+		return nil, nil, fmt.Errorf("writing %s: %w", p, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if !d.NoSync {
 		if err := tmp.Sync(); err != nil {
-			return fmt.Errorf("writing %s: %w", p, err)
+			return nil, nil, fmt.Errorf("writing %s: %w", p, err)
 		}
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
+		return nil, nil, fmt.Errorf("writing %s: %w", p, err)
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return err
+	commit = func() error {
+		if err := os.Rename(tmp.Name(), p); err != nil {
+			remove()
+			return err
+		}
+		d.mu.Lock()
+		if d.dirty == nil {
+			d.dirty = map[string]bool{}
+		}
+		d.dirty[dir] = true
+		d.mu.Unlock()
+		return nil
 	}
-	d.mu.Lock()
-	if d.dirty == nil {
-		d.dirty = map[string]bool{}
-	}
-	d.dirty[dir] = true
-	d.mu.Unlock()
-	return nil
+	return commit, remove, nil
 }
 
 // Sync implements Storage: it syncs the directories files were renamed
