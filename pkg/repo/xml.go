@@ -55,68 +55,28 @@ func fileTail(k Kind) []byte {
 	return []byte("</otherdata>\n")
 }
 
-// The bytes appendText and appendAttr escape.
+// What appendText and appendAttr replace each byte with ("": itself).
 var (
-	textEscaped = [256]bool{'&': true, '<': true, '>': true, '\r': true}
-	attrEscaped = [256]bool{'&': true, '<': true, '>': true, '"': true, '\n': true, '\r': true, '\t': true}
+	textEscapes = [256]string{'&': "&amp;", '<': "&lt;", '>': "&gt;", '\r': "&#13;"}
+	attrEscapes = [256]string{'&': "&amp;", '<': "&lt;", '>': "&gt;", '"': "&quot;", '\n': "&#10;", '\r': "&#13;", '\t': "&#9;"}
 )
 
 // appendText appends s escaped as element content (as libxml2 writes it).
-func appendText(b []byte, s string) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		if !textEscaped[s[i]] {
-			continue
-		}
-		var esc string
-		switch s[i] {
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '\r':
-			esc = "&#13;"
-		default:
-			continue
-		}
-		b = append(b, s[last:i]...)
-		b = append(b, esc...)
-		last = i + 1
-	}
-	return append(b, s[last:]...)
-}
+func appendText(b []byte, s string) []byte { return appendEscaped(b, s, &textEscapes) }
 
 // appendAttr appends s escaped as an attribute value in double quotes.
-func appendAttr(b []byte, s string) []byte {
+func appendAttr(b []byte, s string) []byte { return appendEscaped(b, s, &attrEscapes) }
+
+// appendEscaped appends s with each byte that has an entry in esc replaced
+// by it.
+func appendEscaped(b []byte, s string, esc *[256]string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
-		if !attrEscaped[s[i]] {
-			continue
+		if e := esc[s[i]]; e != "" {
+			b = append(b, s[last:i]...)
+			b = append(b, e...)
+			last = i + 1
 		}
-		var esc string
-		switch s[i] {
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '"':
-			esc = "&quot;"
-		case '\n':
-			esc = "&#10;"
-		case '\r':
-			esc = "&#13;"
-		case '\t':
-			esc = "&#9;"
-		default:
-			continue
-		}
-		b = append(b, s[last:i]...)
-		b = append(b, esc...)
-		last = i + 1
 	}
 	return append(b, s[last:]...)
 }
