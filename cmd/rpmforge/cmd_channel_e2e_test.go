@@ -73,16 +73,7 @@ func TestE2EChannelsOverHTTP(t *testing.T) {
 	if out, err := host.RPM("--import", pub); err != nil {
 		t.Fatalf("rpm --import: %v\n%s", err, out)
 	}
-	dnf := func(args ...string) string {
-		t.Helper()
-		out, err := host.DnfWithOptions("", testroot.DnfOptions{Setopt: []string{"reposdir=" + reposdir}},
-			append([]string{"--refresh", "--repo=acme-prod"}, args...)...)
-		t.Logf("dnf %s:\n%s", strings.Join(args, " "), out)
-		if err != nil {
-			t.Fatalf("dnf %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	dnf := func(args ...string) string { t.Helper(); return hostDnf(t, host, reposdir, "acme-prod", args...) }
 	installed := func() string {
 		t.Helper()
 		out, err := host.RPM("-q", "hello")
@@ -156,4 +147,17 @@ func channelSorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// hostDnf runs dnf on host with the .repo files of reposdir, refreshing
+// and enabling only repo; a failure fails the test.
+func hostDnf(t *testing.T, host *testroot.Root, reposdir, repo string, args ...string) string {
+	t.Helper()
+	out, err := host.DnfWithOptions("", testroot.DnfOptions{Setopt: []string{"reposdir=" + reposdir}},
+		append([]string{"--refresh", "--repo=" + repo}, args...)...)
+	t.Logf("dnf %s:\n%s", strings.Join(args, " "), out)
+	if err != nil {
+		t.Fatalf("dnf %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
 }

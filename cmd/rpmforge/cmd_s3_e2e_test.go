@@ -65,16 +65,7 @@ func TestE2ES3Channels(t *testing.T) {
 	if out, err := host.RPM("--import", pub); err != nil {
 		t.Fatalf("rpm --import: %v\n%s", err, out)
 	}
-	dnf := func(args ...string) string {
-		t.Helper()
-		out, err := host.DnfWithOptions("", testroot.DnfOptions{Setopt: []string{"reposdir=" + reposdir}},
-			append([]string{"--refresh", "--repo=acme-prod"}, args...)...)
-		t.Logf("dnf %s:\n%s", strings.Join(args, " "), out)
-		if err != nil {
-			t.Fatalf("dnf %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	dnf := func(args ...string) string { t.Helper(); return hostDnf(t, host, reposdir, "acme-prod", args...) }
 	installed := func() string {
 		t.Helper()
 		out, err := host.RPM("-q", "hello")
