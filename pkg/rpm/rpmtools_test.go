@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -149,13 +150,17 @@ func TestRPMInstall(t *testing.T) {
 	for _, tc := range []struct {
 		name, compression string
 		largeLimit        int64
+		extra             int // bytes of one more, incompressible file
 	}{
-		{"gzip", "gzip", 0},
-		{"xz", "xz:1", 0},
-		{"zstd", "zstd", 0},
-		{"none", "none", 0},
+		{"gzip", "gzip", 0, 0},
+		{"xz", "xz:1", 0, 0},
+		// Several xz blocks compressed in parallel (pkg/xzmt), read back
+		// by rpm's liblzma.
+		{"xz blocks", "xz", 0, 3*xzBlockSize + 12345},
+		{"zstd", "zstd", 0, 0},
+		{"none", "none", 0, 0},
 		// 64-bit sizes and stripped cpio headers as for files of 4 GiB.
-		{"long sizes", "zstd", 1000},
+		{"long sizes", "zstd", 1000, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.largeLimit > 0 {
@@ -166,7 +171,13 @@ func TestRPMInstall(t *testing.T) {
 			md := sampleMetadata()
 			md.Scripts = Scripts{} // an empty root has no /bin/sh
 			md.Compression = tc.compression
-			p, _ := writeFile(t, md, installEntries(), Options{})
+			entries := installEntries()
+			if tc.extra > 0 {
+				noise := make([]byte, tc.extra)
+				rand.NewChaCha8([32]byte{1}).Read(noise)
+				entries = append(entries, regular("/opt/demo/lib/noise.bin", 0o644, string(noise)))
+			}
+			p, _ := writeFile(t, md, entries, Options{})
 
 			if out := e.run("rpm", "-K", p); !strings.HasSuffix(out, " digests OK\n") {
 				t.Fatalf("rpm -K: %s", out)
@@ -188,7 +199,7 @@ func TestRPMInstall(t *testing.T) {
 			if out := e.run("rpm", "-q", "demo"); out != "demo-1.2-3.x86_64\n" {
 				t.Errorf("rpm -q: %s", out)
 			}
-			for _, ent := range installEntries() {
+			for _, ent := range entries {
 				fi, err := os.Lstat(filepath.Join(e.root, ent.Path))
 				if ent.Flags&FileGhost != 0 {
 					if err == nil {
