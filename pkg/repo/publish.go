@@ -1038,6 +1038,10 @@ type assembler struct {
 	xzIn   [numKinds]*io.PipeWriter
 	xzDone [numKinds]chan error
 	err    error
+	// copyBuf is the one buffer streamChunk copies fragments through
+	// (io.CopyN would allocate 32 KB per call: megabytes of garbage per
+	// publish, which raise the heap's peak).
+	copyBuf []byte
 }
 
 func (p *publisher) newAssembler(n int) *assembler {

@@ -612,13 +612,23 @@ func (s *stateDir) streamChunk(key string, a *assembler, rd *bufio.Reader) error
 		return bad("bad size")
 	}
 	comp := a.p.opts.Compression
+	if a.copyBuf == nil {
+		a.copyBuf = make([]byte, 32<<10)
+	}
+	copyN := func(w io.Writer, n int64) error {
+		m, err := io.CopyBuffer(w, io.LimitReader(rd, n), a.copyBuf)
+		if err == nil && m < n {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
 	for k := range numKinds {
 		o := a.out[k]
 		var w io.Writer = o.openHash
 		if !comp.members() {
 			w = io.MultiWriter(o.openHash, a.xzIn[k])
 		}
-		if _, err := io.CopyN(w, rd, ul[k]); err != nil {
+		if err := copyN(w, ul[k]); err != nil {
 			return copyErr(path, err)
 		}
 		o.openSize += ul[k]
@@ -630,7 +640,7 @@ func (s *stateDir) streamChunk(key string, a *assembler, rd *bufio.Reader) error
 			o.parts = append(o.parts, outPart{path: path, off: off, len: cl[k]})
 			o.size += cl[k]
 		}
-		if _, err := io.CopyN(o.hash, rd, cl[k]); err != nil {
+		if err := copyN(o.hash, cl[k]); err != nil {
 			return copyErr(path, err)
 		}
 		off += cl[k]
