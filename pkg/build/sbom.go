@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/payload"
 	"github.com/rpmforge/rpmforge/pkg/sbom"
 )
@@ -25,11 +26,11 @@ func (b *builder) addSBOM(pl *payload.Builder, reloc map[string][]byte) (map[sbo
 		if c, ok := reloc[rel]; ok {
 			return io.NopCloser(bytes.NewReader(c)), nil
 		}
-		f, err := os.Open(filepath.Join(v.Dir, filepath.FromSlash(rel)))
+		f, err := fsutil.OpenRaw(filepath.Join(v.Dir, filepath.FromSlash(rel)))
 		if err != nil {
 			return nil, err
 		}
-		return pooledFile{f}, nil
+		return pooledReader{f}, nil
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
@@ -63,18 +64,18 @@ func (b *builder) addSBOM(pl *payload.Builder, reloc map[string][]byte) (map[sbo
 	return docs, nil
 }
 
-// pooledFile copies itself out through a shared buffer: io.Copy would
-// otherwise allocate 32 KB for each of the venv's files (*os.File's WriteTo
-// falls back to it), and on a venv of 30k files that garbage made the
-// SBOM step the build's peak of memory and kept the GC busy.
-type pooledFile struct{ *os.File }
+// pooledReader copies itself out through a shared buffer: io.Copy would
+// otherwise allocate 32 KB for each of the venv's files, and on a venv of
+// 30k files that garbage made the SBOM step the build's peak of memory and
+// kept the GC busy.
+type pooledReader struct{ io.ReadCloser }
 
 var copyBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}
 
-func (f pooledFile) WriteTo(w io.Writer) (int64, error) {
+func (f pooledReader) WriteTo(w io.Writer) (int64, error) {
 	buf := copyBufs.Get().(*[64 << 10]byte)
 	defer copyBufs.Put(buf)
-	return io.CopyBuffer(w, struct{ io.Reader }{f.File}, buf[:])
+	return io.CopyBuffer(w, struct{ io.Reader }{f.ReadCloser}, buf[:])
 }
 
 func (b *builder) toolVersion() string {

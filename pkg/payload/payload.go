@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 	"github.com/rpmforge/rpmforge/pkg/rpm"
 	"github.com/rpmforge/rpmforge/pkg/scan"
 )
@@ -44,6 +45,8 @@ type Builder struct {
 	spool    *os.File
 	spoolW   *bufio.Writer
 	spoolOff int64
+
+	files fsutil.DirOpener // Open's: trees are read in path order
 
 	// Clamp, when non-zero, is SOURCE_DATE_EPOCH: no mtime is later, and
 	// generated files get exactly this time.
@@ -80,6 +83,7 @@ func New(clamp, now time.Time) *Builder {
 
 // Close removes the spool file.
 func (b *Builder) Close() error {
+	b.files.Close()
 	if b.spool == nil {
 		return nil
 	}
@@ -443,7 +447,7 @@ func (b *Builder) Open(e *rpm.Entry) (io.ReadCloser, error) {
 	if content, ok := t.override[rel]; ok {
 		rc = io.NopCloser(bytes.NewReader(content))
 	} else {
-		f, err := os.Open(t.root + "/" + rel)
+		f, err := b.files.Open(t.root + "/" + rel)
 		if err != nil {
 			return nil, err
 		}

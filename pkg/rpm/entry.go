@@ -136,6 +136,7 @@ type fileList struct {
 	nsums int
 	open  func(*Entry) (io.ReadCloser, error)
 
+	checked    bool  // every entry validated (by newFileList)
 	largeFiles bool  // some regular file needs 64-bit sizes
 	hasConfig  bool  // some file is %config
 	installed  int64 // SIZE: bytes of regular files and symlink targets
@@ -148,7 +149,7 @@ func (l *fileList) len() int { return l.n }
 // each calls fn with every file in path order (without digest and color).
 func (l *fileList) each(fn func(i int, f *file) error) error {
 	return l.src.Each(func(i int, e *Entry) error {
-		f, err := prepareFile(e)
+		f, err := prepare(e, !l.checked)
 		if err != nil {
 			return err
 		}
@@ -258,13 +259,21 @@ func newFileList(src Source, open func(*Entry) (io.ReadCloser, error)) (*fileLis
 	if count != l.n {
 		return nil, errSourceChanged
 	}
+	l.checked = true
 	return l, nil
 }
 
-func prepareFile(e *Entry) (file, error) {
+func prepareFile(e *Entry) (file, error) { return prepare(e, true) }
+
+// prepare derives the writer's view of e. With check it also validates the
+// strings (path, link target, owner): the first pass over a file list does,
+// the later ones (the list is read about six times) skip what it already
+// checked.
+func prepare(e *Entry, check bool) (file, error) {
 	f := file{Entry: e, flags: e.Flags, verifyMask: verifyAll}
 	p := e.Path
 	switch {
+	case !check:
 	case p == "" || p[0] != '/' || p == "/":
 		return f, fmt.Errorf("rpm: %q: path must be absolute and not /", p)
 	case path.Clean(p) != p:
@@ -303,7 +312,7 @@ func prepareFile(e *Entry) (file, error) {
 			perm |= 0o777
 		}
 		f.mode = modeSymlink | perm
-		if e.Link == "" || strings.ContainsAny(e.Link, "\x00\n") || !utf8.ValidString(e.Link) {
+		if check && (e.Link == "" || strings.ContainsAny(e.Link, "\x00\n") || !utf8.ValidString(e.Link)) {
 			return f, fmt.Errorf("rpm: %s: symlink target %q must be non-empty UTF-8 without NUL or newline", p, e.Link)
 		}
 		f.size = int64(len(e.Link))
@@ -328,7 +337,7 @@ func prepareFile(e *Entry) (file, error) {
 		f.group = "root"
 	}
 	for _, n := range []string{f.user, f.group} {
-		if strings.ContainsAny(n, " \t\n\x00:/") || !utf8.ValidString(n) {
+		if check && (strings.ContainsAny(n, " \t\n\x00:/") || !utf8.ValidString(n)) {
 			return f, fmt.Errorf("rpm: %s: invalid owner or group %q", p, n)
 		}
 	}

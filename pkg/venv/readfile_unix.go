@@ -8,9 +8,10 @@ import (
 )
 
 // readFile reads the regular file at path into buf[:0], growing it as
-// needed. It uses raw system calls: for tens of thousands of small files,
-// os.File's poller registration and finalizers cost as much as the reads.
-func readFile(path string, buf []byte) ([]byte, error) {
+// needed, or returns errTooBig if it is larger than limit. It uses raw
+// system calls: for tens of thousands of small files, os.File's poller
+// registration and finalizers cost as much as the reads.
+func readFile(path string, buf []byte, limit int64) ([]byte, error) {
 	var fd int
 	var err error
 	for {
@@ -24,6 +25,13 @@ func readFile(path string, buf []byte) ([]byte, error) {
 		return buf[:0], &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return buf[:0], &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Size > limit {
+		return buf[:0], errTooBig
+	}
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {

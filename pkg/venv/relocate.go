@@ -250,7 +250,8 @@ func (r *relocator) symlink(p string) error {
 // returned for reuse). Only RECORD contents and rewritten files are kept.
 func (r *relocator) file(rel string, buf []byte) ([]byte, error) {
 	full := filepath.Join(r.root, filepath.FromSlash(rel))
-	if st, err := os.Lstat(full); err == nil && st.Size() > maxInMemory {
+	data, err := readFile(full, buf, maxInMemory)
+	if errors.Is(err, errTooBig) {
 		// A large file (a data blob, a bundled library) is scanned in
 		// chunks, so memory does not grow with the size of the venv's
 		// largest file; it is read whole only if it names the build path.
@@ -265,12 +266,14 @@ func (r *relocator) file(rel string, buf []byte) ([]byte, error) {
 		_, err = r.process(rel, data)
 		return buf, err
 	}
-	data, err := readFile(full, buf)
 	if err != nil {
 		return data, fmt.Errorf("venv: reading the virtualenv: %w", err)
 	}
 	return r.process(rel, data)
 }
+
+// errTooBig is readFile's answer for a file over its limit.
+var errTooBig = errors.New("venv: file too large to read whole")
 
 // maxInMemory is the largest file relocation reads whole before knowing
 // whether it names the build path.
