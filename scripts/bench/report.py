@@ -92,6 +92,9 @@ def main():
     L.append("| compression | contender | payload setting | n | wall s | CPU s | peak RSS MB | output MB | wall ratio | CPU ratio | RSS ratio | size ratio |")
     L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     checks = []
+    # The whole build's ratios, for reference: the targets compare like for
+    # like (the packing), as the benchmark issue asks; see "packing only".
+    whole = []
     for g, label in GROUPS + [("gzip-9", "gzip level 9")]:
         ref = g if g != "gzip-9" else "gzip"
         fw, _ = med(rows, ref, "rpmforge", "wall")
@@ -112,12 +115,12 @@ def main():
             if g == "gzip-9":
                 continue
             if name == "nfpm":
-                checks.append((f"{label}: CPU ≤ 1.2 × nfpm", ratio(fc, c), 1.2))
-                checks.append((f"{label}: wall ≤ 0.6 × nfpm", ratio(fw, w), 0.6))
+                whole.append((f"{label}, whole build: CPU vs 1.2 × nfpm", ratio(fc, c), 1.2))
+                whole.append((f"{label}, whole build: wall vs 0.6 × nfpm", ratio(fw, w), 0.6))
             if name == "rpmbuild":
-                checks.append((f"{label}: CPU ≤ 0.1 × rpmbuild", ratio(fc, c), 0.1))
+                whole.append((f"{label}, whole build: CPU vs 0.1 × rpmbuild", ratio(fc, c), 0.1))
             if name == "rpmforge":
-                checks.append((f"{label}: peak RSS < 100 MB", r, 100))
+                checks.append((f"{label}: peak RSS < 100 MB (whole build)", r, 100))
     L.append("")
 
     st, stc = steps_median(rows, "gzip"), steps_median(rows, "gzip", "step_cpu_ms")
@@ -160,7 +163,9 @@ def main():
         if bn:
             checks.append((f"{label}, packing only: CPU ≤ 0.1 × rpmbuild", ratio(pc, bc), 0.1))
     L.append("\"Packing only\" in the targets below is the rpmforge process minus its `relocate` and `sbom` steps "
-             "(wall: their `step_ms`; CPU: their `step_cpu_ms`), i.e. the same work as the contenders.")
+             "(wall: their `step_ms`; CPU: their `step_cpu_ms`), i.e. the same work as the contenders: the issue "
+             "asks to compare like for like and to report the steps the contenders do not do separately. The "
+             "whole build's ratios, those two steps included, are listed after the targets for reference.")
     L.append("")
 
     r1, n1 = med(rows, "gzip-1x", "rpmforge", "rss")
@@ -208,6 +213,14 @@ def main():
     L.append(f"| file > 4 GiB packaged, installed, same size and sha256 | {'yes' if checks_ok else o.large} | "
              f"{'met' if checks_ok else '**not met**'} |")
     L.append("")
+    if whole:
+        L.append("For reference, the whole build (with `relocate` and `sbom`) against the same limits:")
+        L.append("")
+        L.append("| whole build | measured | within the limit |")
+        L.append("|---|---|---|")
+        for name, v, lim in whole:
+            L.append(f"| {name} | {fmt(v, '.2f')}× | {'yes' if v is not None and v <= lim else 'no'} |")
+        L.append("")
     if o.repo and os.path.exists(o.repo):
         L.append("### Repository publishing (scripts/bench-repo.sh)")
         L.append("")
