@@ -254,7 +254,7 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 	err = b.step("rpm", func() error {
 		var err error
 		res, err = rpm.WriteSource(ctx, f, b.md, pl.source, rpm.Options{
-			TempDir: b.tmp, Signer: b.opt.Signer, Progress: b.opt.Progress.Bytes, Open: pl.open,
+			TempDir: b.tmp, Signer: b.opt.Signer, Progress: b.opt.Progress.Bytes, Open: pl.open, Sync: true,
 		})
 		return err
 	})
@@ -264,10 +264,7 @@ func (b *builder) write(ctx context.Context, pl *assembled) (*Result, error) {
 	if err := pl.guard.Err(); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := f.Close(); err != nil { // fsynced by rpm.WriteSource (Options.Sync)
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	if err := os.Chmod(f.Name(), 0o644); err != nil {

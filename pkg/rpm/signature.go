@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // SigAlgo is the public-key algorithm of a Signer.
@@ -113,11 +114,7 @@ func newSignatureHeader(hdr sizedReaderAt, payload io.Reader, payloadSize, archi
 	}
 	d.md5 = md5sum
 
-	// The size an unsigned header with 32-bit sizes has; rpm keeps every
-	// signature header this size.
-	d0 := d
-	d0.size, d0.archiveSize = 0, 0
-	base, err := marshalSignature(d0.header(false), 0, reservedSpace)
+	target, err := signatureSize()
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +122,16 @@ func newSignatureHeader(hdr sizedReaderAt, payload io.Reader, payloadSize, archi
 	for tag, sig := range sigs {
 		h.putBin(tag, sig)
 	}
-	return marshalSignature(h, len(base), reservedSpace)
+	return marshalSignature(h, target, reservedSpace)
+}
+
+// signatureSize is the size of an unsigned signature header with 32-bit
+// sizes; rpm keeps every signature header this size (RESERVEDSPACE shrinks
+// as signatures are added), so it is known before the digests are.
+func signatureSize() (int, error) {
+	d := sigDigests{sha1: strings.Repeat("0", 2*sha1.Size), sha256: strings.Repeat("0", 2*sha256.Size), md5: make([]byte, md5.Size)}
+	b, err := marshalSignature(d.header(false), 0, reservedSpace)
+	return len(b), err
 }
 
 // sizedReaderAt is a main header, in memory (*bytes.Reader) or spooled to a
@@ -139,7 +145,7 @@ func readAll(r sizedReaderAt) io.Reader { return io.NewSectionReader(r, 0, r.Siz
 
 func headerDigests(hdr sizedReaderAt) (sigDigests, error) {
 	h1, h256 := sha1.New(), sha256.New()
-	if _, err := io.Copy(io.MultiWriter(h1, h256), readAll(hdr)); err != nil {
+	if _, err := io.CopyBuffer(io.MultiWriter(h1, h256), readAll(hdr), make([]byte, tailBufSize)); err != nil {
 		return sigDigests{}, fmt.Errorf("rpm: reading header: %w", err)
 	}
 	return sigDigests{sha1: hex.EncodeToString(h1.Sum(nil)), sha256: hex.EncodeToString(h256.Sum(nil))}, nil
@@ -169,8 +175,9 @@ func signPackage(s Signer, hdr sizedReaderAt, payload io.Reader) (map[uint32][]b
 			sigs[sigTagDSA] = hsig
 		}
 	}
-	// Whatever the signer left unread still counts for the MD5.
-	if _, err := io.Copy(io.Discard, all); err != nil {
+	// Whatever the signer left unread still counts for the MD5 (read in
+	// large blocks: io.Discard's own reads are 8 KB).
+	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, all, make([]byte, tailBufSize)); err != nil {
 		return nil, nil, fmt.Errorf("rpm: reading payload: %w", err)
 	}
 	return sigs, m.Sum(nil), nil

@@ -25,6 +25,10 @@ type Options struct {
 	// no closure per file then). It is called from one goroutine, in path
 	// order, once per file.
 	Open func(e *Entry) (io.ReadCloser, error)
+	// Sync, when the output is an *os.File, flushes it to disk (fsync)
+	// before Write returns, at the same time as the last pass that hashes
+	// it.
+	Sync bool
 }
 
 // Result describes a written package.
@@ -120,41 +124,162 @@ func WriteSource(ctx context.Context, w io.Writer, md Metadata, src Source, opt 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sig, err := newSignatureHeader(hdr, payload(), pl.compressedSize, pl.archiveSize, opt.Signer)
+	ld := lead(md.Name+"-"+md.evr(), md.Arch)
+	var sums fileSums
+	if f, ok := w.(*os.File); ok {
+		sums, err = writeOverlapped(f, ld, hdr, tmp, pl, opt.Signer, opt.Sync)
+	} else {
+		sums, err = writeInOrder(w, ld, hdr, payload(), pl, opt.Signer)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	out := &hashCounter{w: w, h: sha256.New()}
-	ld := lead(md.Name+"-"+md.evr(), md.Arch)
-	for _, b := range [][]byte{ld, sig} {
-		if _, err := out.Write(b); err != nil {
-			return nil, fmt.Errorf("rpm: writing package: %w", err)
-		}
-	}
-	hsum := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, hsum), io.NewSectionReader(hdr, 0, hdrLen)); err != nil {
-		return nil, fmt.Errorf("rpm: writing package: %w", err)
-	}
-	if _, err := io.Copy(out, payload()); err != nil {
-		return nil, fmt.Errorf("rpm: writing package: %w", err)
-	}
-
 	return &Result{
-		Size:          out.n,
-		SHA256:        hexSum(out.h),
-		HeaderSHA256:  hexSum(hsum),
+		Size:          sums.size,
+		SHA256:        sums.file,
+		HeaderSHA256:  sums.header,
 		PayloadSHA256: pl.digest,
 		Requires:      deps.requires,
 		Provides:      deps.provides,
 		Files:         nfiles,
 		InstalledSize: installed,
-		HeaderStart:   int64(len(ld) + len(sig)),
-		HeaderEnd:     int64(len(ld)+len(sig)) + hdrLen,
+		HeaderStart:   int64(len(ld)) + sums.sigLen,
+		HeaderEnd:     int64(len(ld)) + sums.sigLen + hdrLen,
 	}, nil
+}
+
+// predictSignatureSize is signatureSize; tests make it wrong to check the
+// copy is redone.
+var predictSignatureSize = signatureSize
+
+// fileSums is what writing the package's parts learnt about the output.
+type fileSums struct {
+	size   int64  // bytes
+	sigLen int64  // of the signature header
+	file   string // hex SHA-256 of the whole file
+	header string // hex SHA-256 of the main header
+}
+
+// tailBufSize is the read size of the passes over the spooled header and
+// payload after the payload pass (pread per buffer).
+const tailBufSize = 1 << 20
+
+// writeInOrder writes lead, signature header, main header and payload to w
+// one after the other: the signature (MD5 of header+payload) first, then
+// a second pass copying and hashing.
+func writeInOrder(w io.Writer, ld []byte, hdr *io.SectionReader, payload *io.SectionReader, pl payloadInfo, signer Signer) (fileSums, error) {
+	sig, err := newSignatureHeader(hdr, payload, pl.compressedSize, pl.archiveSize, signer)
+	if err != nil {
+		return fileSums{}, err
+	}
+	out := &hashCounter{w: w, h: sha256.New()}
+	for _, b := range [][]byte{ld, sig} {
+		if _, err := out.Write(b); err != nil {
+			return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+		}
+	}
+	buf := make([]byte, tailBufSize)
+	hsum := sha256.New()
+	if _, err := io.CopyBuffer(io.MultiWriter(out, hsum), io.NewSectionReader(hdr, 0, hdr.Size()), buf); err != nil {
+		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+	}
+	if _, err := io.CopyBuffer(out, io.NewSectionReader(payload, 0, payload.Size()), buf); err != nil {
+		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+	}
+	return fileSums{size: out.n, sigLen: int64(len(sig)), file: hexSum(out.h), header: hexSum(hsum)}, nil
+}
+
+// writeOverlapped writes the package into the file f (from its current
+// offset) with the two slow steps of the tail at once: while one goroutine
+// computes the signature header (the MD5 of header+payload, and the
+// signatures), the header and payload are copied into place after where
+// the signature header will go (copy_file_range where the kernel can). The
+// signature header's size is known before its content: RESERVEDSPACE pads
+// it to a fixed size, as rpmsign relies on. Only if the signatures outgrow
+// the reserve (or sizes need 64 bits) is the copy redone at the right
+// offset. A last pass hashes the file as written.
+func writeOverlapped(f *os.File, ld []byte, hdr *io.SectionReader, payloadFile *os.File, pl payloadInfo, signer Signer, sync bool) (fileSums, error) {
+	start, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		sums, err := writeInOrder(f, ld, hdr, io.NewSectionReader(payloadFile, 0, pl.compressedSize), pl, signer)
+		if err == nil && sync {
+			err = f.Sync()
+		}
+		return sums, err
+	}
+	predicted, err := predictSignatureSize()
+	if err != nil {
+		return fileSums{}, err
+	}
+	type sigResult struct {
+		sig []byte
+		err error
+	}
+	sigc := make(chan sigResult, 1)
+	go func() {
+		sig, err := newSignatureHeader(hdr, io.NewSectionReader(payloadFile, 0, pl.compressedSize), pl.compressedSize, pl.archiveSize, signer)
+		sigc <- sigResult{sig, err}
+	}()
+	copyBody := func(sigLen int64) error {
+		if _, err := f.Seek(start+int64(len(ld))+sigLen, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(f, io.NewSectionReader(hdr, 0, hdr.Size()), make([]byte, 64<<10)); err != nil {
+			return err
+		}
+		if _, err := payloadFile.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		// *os.File to *os.File: copy_file_range, no copy through user space.
+		_, err := f.ReadFrom(io.LimitReader(payloadFile, pl.compressedSize))
+		return err
+	}
+	cerr := copyBody(int64(predicted))
+	r := <-sigc
+	if r.err != nil {
+		return fileSums{}, r.err
+	}
+	if cerr != nil {
+		return fileSums{}, fmt.Errorf("rpm: writing package: %w", cerr)
+	}
+	sig := r.sig
+	if len(sig) != predicted {
+		if err := copyBody(int64(len(sig))); err != nil {
+			return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+		}
+	}
+	if _, err := f.WriteAt(append(append([]byte{}, ld...), sig...), start); err != nil {
+		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+	}
+	size := int64(len(ld)+len(sig)) + hdr.Size() + pl.compressedSize
+	if err := f.Truncate(start + size); err != nil { // a redone copy was shorter
+		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+	}
+	if _, err := f.Seek(start+size, io.SeekStart); err != nil {
+		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+	}
+	synced := make(chan error, 1)
+	if sync {
+		go func() { synced <- f.Sync() }()
+	} else {
+		synced <- nil
+	}
+	// The file's digest, from the parts (the same bytes, in the page cache).
+	h, hsum := sha256.New(), sha256.New()
+	h.Write(ld)
+	h.Write(sig)
+	buf := make([]byte, tailBufSize)
+	if _, err := io.CopyBuffer(io.MultiWriter(h, hsum), io.NewSectionReader(hdr, 0, hdr.Size()), buf); err != nil {
+		return fileSums{}, fmt.Errorf("rpm: reading header: %w", err)
+	}
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(payloadFile, 0, pl.compressedSize), buf); err != nil {
+		<-synced
+		return fileSums{}, fmt.Errorf("rpm: reading payload: %w", err)
+	}
+	if err := <-synced; err != nil {
+		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+	}
+	return fileSums{size: size, sigLen: int64(len(sig)), file: hexSum(h), header: hexSum(hsum)}, nil
 }
 
 // collect runs the garbage collector at the two points where Write's live
