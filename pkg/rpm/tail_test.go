@@ -23,13 +23,15 @@ func TestWriteToFile(t *testing.T) {
 		name     string
 		signer   Signer
 		prefix   int
-		misjudge int // added to the predicted signature size
+		misjudge int  // added to the predicted signature size
+		append   bool // the file is opened O_APPEND (in-order path)
 	}{
-		{"unsigned", nil, 0, 0},
-		{"RSA", signers["RSA"], 0, 0},
-		{"EdDSA at an offset", signers["EdDSA"], 1000, 0},
-		{"prediction too small", signers["RSA"], 0, -64},
-		{"prediction too large", nil, 7, 4096},
+		{"unsigned", nil, 0, 0, false},
+		{"RSA", signers["RSA"], 0, 0, false},
+		{"EdDSA at an offset", signers["EdDSA"], 1000, 0, false},
+		{"prediction too small", signers["RSA"], 0, -64, false},
+		{"prediction too large", nil, 7, 4096, false},
+		{"append-only file", signers["EdDSA"], 10, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			md := sampleMetadata()
@@ -47,7 +49,11 @@ func TestWriteToFile(t *testing.T) {
 				}
 			}
 			p := filepath.Join(t.TempDir(), "out.rpm")
-			f, err := os.Create(p)
+			flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+			if tc.append {
+				flags |= os.O_APPEND
+			}
+			f, err := os.OpenFile(p, flags, 0o644)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -200,7 +200,7 @@ func writeInOrder(w io.Writer, ld []byte, hdr *io.SectionReader, payload *io.Sec
 // offset. A last pass hashes the file as written.
 func writeOverlapped(f *os.File, ld []byte, hdr *io.SectionReader, payloadFile *os.File, pl payloadInfo, signer Signer, sync bool) (fileSums, error) {
 	start, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
+	if err != nil || appendOnly(f) { // a pipe, a terminal; O_APPEND refuses WriteAt
 		sums, err := writeInOrder(f, ld, hdr, io.NewSectionReader(payloadFile, 0, pl.compressedSize), pl, signer)
 		if err == nil && sync {
 			err = f.Sync()
