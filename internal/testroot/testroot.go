@@ -82,27 +82,13 @@ type Options struct {
 	Python bool
 }
 
-// DefaultProvides is what the base package provides besides its files when
-// Options.Provides is nil: what an EL 9 host with python3.11 installed offers.
-var DefaultProvides = []string{
-	"/bin/sh",
-	"/usr/bin/sh",
-	"/usr/bin/python3.11",
-	"/usr/bin/python3",
-	"python(abi) = 3.11",
-	"python3.11",
-	"rtld(GNU_HASH)",
-}
-
-// DefaultLibs are the sonames provided when Options.Libs is nil: glibc's and
-// libpq's, which a venv holding psycopg2 links against.
-var DefaultLibs = []string{
-	"libc.so.6",
-	"libm.so.6",
-	"libpthread.so.0",
-	"libdl.so.2",
-	"libpq.so.5",
-}
+// DefaultProvides and DefaultLibs are what the base package provides when
+// Options.Provides or Options.Libs is nil: pkg/hostroot's, what an EL 9 host
+// with python3.11 installed offers.
+var (
+	DefaultProvides = hostroot.DefaultProvides
+	DefaultLibs     = hostroot.DefaultLibs
+)
 
 // New makes an installroot under t.TempDir() with the default base package
 // installed. It skips (or fails, with RPMFORGE_TESTROOT=require) the test when

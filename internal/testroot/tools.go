@@ -3,7 +3,6 @@ package testroot
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -112,35 +111,10 @@ func Rpmbuild(t testing.TB, spec string, defines ...string) []string {
 
 func rpmbuild(t testing.TB, spec string, defines ...string) []string {
 	t.Helper()
-	env := ToolEnv(t)
-	top := t.TempDir()
-	specPath := filepath.Join(top, "pkg.spec")
-	writeFile(t, specPath, spec)
-	args := []string{"-bb", "--quiet",
-		"--define", "_topdir " + top,
-		"--define", "_build_id_links none",
-		"--define", "__os_install_post %{nil}",
-		"--define", "debug_package %{nil}",
-		"--define", "_binary_payload w1.gzdio",
-	}
-	for _, d := range defines {
-		args = append(args, "--define", d)
-	}
-	out, err := run(t.Context(), env, top, "rpmbuild", append(args, specPath)...)
+	rpms, err := hostroot.Rpmbuild(t.Context(), t.TempDir(), spec, defines...)
 	if err != nil {
-		t.Fatalf("testroot: %v\n%s", err, out)
+		t.Fatalf("testroot: %v", err)
 	}
-	var rpms []string
-	err = filepath.WalkDir(filepath.Join(top, "RPMS"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".rpm") {
-			rpms = append(rpms, p)
-		}
-		return err
-	})
-	if err != nil || len(rpms) == 0 {
-		t.Fatalf("testroot: rpmbuild made no package (%v)\n%s", err, out)
-	}
-	sort.Strings(rpms)
 	return rpms
 }
 

@@ -636,7 +636,7 @@ func (b *base) build(ctx context.Context, tmp string) (string, error) {
 			return "", err
 		}
 	}
-	rpms, err := rpmbuild(ctx, tmp, b.spec, "stage "+stage)
+	rpms, err := Rpmbuild(ctx, tmp, b.spec, "stage "+stage)
 	if err != nil {
 		return "", err
 	}

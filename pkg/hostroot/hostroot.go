@@ -464,11 +464,11 @@ func BusyboxPath() (string, error) {
 	return "", lastErr
 }
 
-// rpmbuild builds the binary packages of a spec file's text with rpmbuild -bb
+// Rpmbuild builds the binary packages of a spec file's text with rpmbuild -bb
 // in a %_topdir under tmp and returns their paths, sorted. Brp scripts, debug
 // packages and build-id links are turned off so the host needs no binutils;
 // a private HOME keeps the host's rpmdb untouched.
-func rpmbuild(ctx context.Context, tmp, spec string, defines ...string) ([]string, error) {
+func Rpmbuild(ctx context.Context, tmp, spec string, defines ...string) ([]string, error) {
 	home := filepath.Join(tmp, "home")
 	top := filepath.Join(tmp, "top")
 	for _, d := range []string{filepath.Join(home, "rpmdb"), filepath.Join(home, "tmp"), top} {
