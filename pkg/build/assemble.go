@@ -86,6 +86,7 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 	// later steps look at (ELF candidates; the .py files to compile).
 	var elfFiles, pyFiles []scan.File
 	var reloc map[string][]byte
+	var relocation *venv.Relocation // its digests serve the SBOM step
 	venvDest := prefix + "/venv"
 	compile := *cfg.Django.Compile
 	err = b.step("relocate", func() error {
@@ -123,7 +124,7 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 		if rerr != nil {
 			return fmt.Errorf("build: %w", rerr)
 		}
-		reloc = r.Overrides
+		reloc, relocation = r.Overrides, r
 		if pe, ok := err.(payloadError); ok {
 			return pe.error
 		}
@@ -191,7 +192,8 @@ func (b *builder) payload(ctx context.Context) (*assembled, error) {
 		return nil, err
 	}
 	var sboms map[sbom.Format][]byte
-	err = b.step("sbom", func() (err error) { sboms, err = b.addSBOM(pl, reloc); return err })
+	err = b.step("sbom", func() (err error) { sboms, err = b.addSBOM(pl, reloc, relocation.Sum); return err })
+	relocation = nil
 	if err != nil {
 		return nil, err
 	}

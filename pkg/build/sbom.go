@@ -15,11 +15,12 @@ import (
 )
 
 // addSBOM describes the package and the venv's Python distributions
-// (hashing their files as packaged, after relocation) and installs the
+// (hashing their files as packaged, after relocation: sum gives the digests
+// relocation computed, only the files it skipped are read) and installs the
 // CycloneDX and SPDX documents as regular files under sbom.Dir: not %doc,
 // which hosts installing with tsflags=nodocs would silently drop. It
 // returns the documents so write can put them beside the RPM.
-func (b *builder) addSBOM(pl *payload.Builder, reloc map[string][]byte) (map[sbom.Format][]byte, error) {
+func (b *builder) addSBOM(pl *payload.Builder, reloc map[string][]byte, sum func(rel string) ([32]byte, bool)) (map[sbom.Format][]byte, error) {
 	v := b.venv
 	site := filepath.Join(v.Dir, "lib", "python"+v.PyVersion, "site-packages")
 	comps, err := sbom.Scan(v.Dir, site, sbom.ScanOptions{Open: func(rel string) (io.ReadCloser, error) {
@@ -31,7 +32,7 @@ func (b *builder) addSBOM(pl *payload.Builder, reloc map[string][]byte) (map[sbo
 			return nil, err
 		}
 		return pooledReader{f}, nil
-	}})
+	}, Sum: sum})
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}

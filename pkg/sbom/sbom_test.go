@@ -2,6 +2,7 @@ package sbom_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"io"
@@ -206,6 +207,50 @@ func TestScanHashesFilesAsPackaged(t *testing.T) {
 		}
 	}
 
+	// Digests given by Sum are used instead of reading: the correct ones
+	// give the same components without opening those files, a wrong one
+	// shows in its component's hash, files without one are read.
+	var opened []string
+	sumOpts := func(wrong string) sbom.ScanOptions {
+		opened = nil
+		return sbom.ScanOptions{
+			Open: func(rel string) (io.ReadCloser, error) {
+				opened = append(opened, rel)
+				return os.Open(filepath.Join(venv, rel))
+			},
+			Sum: func(rel string) ([32]byte, bool) {
+				if rel == "bin/tool" { // left to Open
+					return [32]byte{}, false
+				}
+				data, err := os.ReadFile(filepath.Join(venv, rel))
+				if rel == wrong {
+					data = append(data, '!')
+				}
+				return sha256.Sum256(data), err == nil
+			},
+		}
+	}
+	summed, err := sbom.Scan(venv, site, sumOpts(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := mustJSON(t, summed), mustJSON(t, comps); !bytes.Equal(a, b) {
+		t.Errorf("with Sum:\n%s\nwithout:\n%s", a, b)
+	}
+	if len(opened) != 1 || opened[0] != "bin/tool" {
+		t.Errorf("with Sum, opened %q; want only bin/tool", opened)
+	}
+	siteRel, _ := filepath.Rel(venv, site)
+	wrongSum, err := sbom.Scan(venv, site, sumOpts(filepath.ToSlash(filepath.Join(siteRel, tool.MetadataPath))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range wrongSum {
+		if c.Key() == "tool" && c.SHA256 == tool.SHA256 {
+			t.Error("a different digest from Sum did not change tool's hash")
+		}
+	}
+
 	// The same venv elsewhere gives the same document.
 	venv2, site2 := writeVenv(t, t.TempDir())
 	comps2, err := sbom.Scan(venv2, site2, sbom.ScanOptions{})
@@ -305,4 +350,13 @@ func TestSchemasRejectInvalidDocuments(t *testing.T) {
 	if err := sbomtest.Validate(sbom.SPDX, bad); err == nil {
 		t.Error("an SPDX package with purpose BOOK validated")
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

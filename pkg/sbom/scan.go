@@ -26,6 +26,10 @@ type ScanOptions struct {
 	// relative to the venv (relocation rewrites some files); nil reads the
 	// file from disk. It is called from several goroutines at once.
 	Open func(rel string) (io.ReadCloser, error)
+	// Sum, when set, gives a file's SHA-256 as packaged without reading it
+	// (ok false: read it through Open). The build passes what relocation
+	// computed while reading every file anyway.
+	Sum func(rel string) (sum [sha256.Size]byte, ok bool)
 }
 
 // Scan lists the distributions in sitePackages (a directory inside venv)
@@ -58,7 +62,7 @@ func Scan(venv, sitePackages string, opt ScanOptions) ([]Component, error) {
 	if open == nil {
 		open = func(rel string) (io.ReadCloser, error) { return os.Open(filepath.Join(venv, filepath.FromSlash(rel))) }
 	}
-	s := &scanner{venv: venv, sp: sp, spRel: filepath.ToSlash(spRel), open: open}
+	s := &scanner{venv: venv, sp: sp, spRel: filepath.ToSlash(spRel), open: open, sum: opt.Sum}
 	present := map[string]bool{}
 	for _, d := range dists {
 		present[pydist.Normalize(d.Name)] = true
@@ -94,6 +98,7 @@ func Scan(venv, sitePackages string, opt ScanOptions) ([]Component, error) {
 type scanner struct {
 	venv, sp, spRel string
 	open            func(rel string) (io.ReadCloser, error)
+	sum             func(rel string) ([sha256.Size]byte, bool)
 }
 
 func (s *scanner) component(d pydist.Dist, present map[string]bool) (Component, error) {
@@ -158,6 +163,11 @@ func requirementName(req string) (name, marker string) {
 }
 
 func (s *scanner) hash(rel string) (string, error) {
+	if s.sum != nil {
+		if sum, ok := s.sum(rel); ok {
+			return hex.EncodeToString(sum[:]), nil
+		}
+	}
 	f, err := s.open(rel)
 	if err != nil {
 		return "", err
@@ -225,6 +235,12 @@ func (s *scanner) files(d pydist.Dist) ([]string, string, int, error) {
 		rel := path.Clean(path.Join(s.spRel, filepath.ToSlash(p)))
 		if rel == ".." || strings.HasPrefix(rel, "../") || path.IsAbs(rel) || skipFile(rel) {
 			continue // outside the venv, or byte-code
+		}
+		if s.sum != nil {
+			if _, ok := s.sum(rel); ok { // read as a regular file: no lstat
+				set[rel] = true
+				continue
+			}
 		}
 		st, err := os.Lstat(filepath.Join(s.venv, filepath.FromSlash(rel)))
 		if err != nil || !st.Mode().IsRegular() {

@@ -2,6 +2,7 @@ package venv
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,30 @@ import (
 type Relocation struct {
 	Overrides map[string][]byte // slash path relative to Venv.Dir → new full content
 	Rewritten []string          // the keys of Overrides, sorted (for reports)
+
+	sums map[pathKey][sha256.Size]byte
+}
+
+// Sum returns the SHA-256 of the regular file at rel (a slash path relative
+// to Venv.Dir) as it will be packaged: of its override if it has one, else
+// of the content Relocate read. ok is false for files Relocate did not read
+// (*.pyc, __pycache__, symlinks, files it never saw). Relocate reads every
+// other file anyway; keeping 48 bytes per file (a 128-bit hash of the path
+// and the digest, not the path) spares later steps a second read.
+func (r *Relocation) Sum(rel string) (sum [sha256.Size]byte, ok bool) {
+	if r == nil {
+		return sum, false
+	}
+	sum, ok = r.sums[keyOf(rel)]
+	return sum, ok
+}
+
+// pathKey identifies a path by a 128-bit hash of it.
+type pathKey [16]byte
+
+func keyOf(rel string) pathKey {
+	h := sha256.Sum256([]byte(rel))
+	return pathKey(h[:16])
 }
 
 // Problem is one file that blocks relocation.
@@ -107,9 +132,10 @@ func (v *Venv) Relocate(to string) (*Relocation, error) {
 		slices.SortStableFunc(r.problems, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
 		return nil, &RelocateError{From: v.Dir, To: r.to, Problems: r.problems}
 	}
-	rel := &Relocation{Overrides: r.overrides}
-	for p := range r.overrides {
+	rel := &Relocation{Overrides: r.overrides, sums: r.sums}
+	for p, content := range r.overrides {
 		rel.Rewritten = append(rel.Rewritten, p)
+		rel.sums[keyOf(p)] = sha256.Sum256(content)
 	}
 	slices.Sort(rel.Rewritten)
 	return rel, nil
@@ -124,6 +150,7 @@ type relocator struct {
 	buildRoots []string // parents of prefixes, "/" excluded
 
 	mu        sync.Mutex
+	sums      map[pathKey][sha256.Size]byte // of every file read, as read
 	overrides map[string][]byte
 	records   map[string][]byte // RECORD path → original content
 	problems  []Problem
@@ -134,7 +161,7 @@ func newRelocator(v *Venv, to string) (*relocator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("venv: resolving %s: %w", v.Dir, err)
 	}
-	r := &relocator{v: v, root: root, to: to, overrides: map[string][]byte{}, records: map[string][]byte{}}
+	r := &relocator{v: v, root: root, to: to, overrides: map[string][]byte{}, records: map[string][]byte{}, sums: map[pathKey][sha256.Size]byte{}}
 	r.prefixes = []string{v.Dir}
 	if root != v.Dir {
 		r.prefixes = append(r.prefixes, root)
@@ -255,21 +282,34 @@ func (r *relocator) file(rel string, buf []byte) ([]byte, error) {
 		// A large file (a data blob, a bundled library) is scanned in
 		// chunks, so memory does not grow with the size of the venv's
 		// largest file; it is read whole only if it names the build path.
-		found, err := r.streamContains(full)
-		if err != nil || !found {
+		found, sum, err := r.streamContains(full)
+		if err != nil {
 			return buf, err
+		}
+		if !found {
+			r.setSum(rel, sum)
+			return buf, nil
 		}
 		data, err := os.ReadFile(full)
 		if err != nil {
 			return buf, fmt.Errorf("venv: reading the virtualenv: %w", err)
 		}
+		r.setSum(rel, sha256.Sum256(data))
 		_, err = r.process(rel, data)
 		return buf, err
 	}
 	if err != nil {
 		return data, fmt.Errorf("venv: reading the virtualenv: %w", err)
 	}
+	r.setSum(rel, sha256.Sum256(data))
 	return r.process(rel, data)
+}
+
+func (r *relocator) setSum(rel string, sum [sha256.Size]byte) {
+	k := keyOf(rel)
+	r.mu.Lock()
+	r.sums[k] = sum
+	r.mu.Unlock()
 }
 
 // errTooBig is readFile's answer for a file over its limit.
@@ -280,11 +320,12 @@ var errTooBig = errors.New("venv: file too large to read whole")
 const maxInMemory = 4 << 20
 
 // streamContains reports whether the file at p contains any needle, reading
-// it in chunks with an overlap so that matches across chunks are found.
-func (r *relocator) streamContains(p string) (bool, error) {
+// it in chunks with an overlap so that matches across chunks are found, and,
+// when it does not, the SHA-256 of its content.
+func (r *relocator) streamContains(p string) (found bool, sum [sha256.Size]byte, err error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return false, fmt.Errorf("venv: reading the virtualenv: %w", err)
+		return false, sum, fmt.Errorf("venv: reading the virtualenv: %w", err)
 	}
 	defer f.Close()
 	keep := 0
@@ -292,18 +333,21 @@ func (r *relocator) streamContains(p string) (bool, error) {
 		keep = max(keep, len(n)-1)
 	}
 	const chunk = 1 << 20
+	h := sha256.New()
 	buf := make([]byte, 0, chunk+keep)
 	for {
 		n, err := f.Read(buf[len(buf) : len(buf)+chunk])
+		h.Write(buf[len(buf) : len(buf)+n])
 		buf = buf[:len(buf)+n]
 		if r.contains(buf) {
-			return true, nil
+			return true, sum, nil
 		}
 		if err == io.EOF {
-			return false, nil
+			h.Sum(sum[:0])
+			return false, sum, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("venv: reading the virtualenv: %w", err)
+			return false, sum, fmt.Errorf("venv: reading the virtualenv: %w", err)
 		}
 		if len(buf) > keep {
 			buf = buf[:copy(buf, buf[len(buf)-keep:])]

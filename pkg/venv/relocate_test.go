@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -359,5 +360,66 @@ func TestRelocateLargeFiles(t *testing.T) {
 	got, ok := rel.Overrides[sp+"big-ref.txt"]
 	if !ok || !strings.Contains(string(got), installPath+"/share") || strings.Contains(string(got), d) {
 		t.Errorf("large file naming the venv across a chunk boundary: rewritten=%v", ok)
+	}
+}
+
+// TestRelocationSums: Relocation.Sum is the SHA-256 of every file as it
+// will be packaged (the override when rewritten, RECORDs included; the file
+// otherwise, large streamed ones too) and unknown for what Relocate skips.
+func TestRelocationSums(t *testing.T) {
+	v := newFixture(t)
+	sp := "lib/python3.11/site-packages/"
+	writeFile(t, filepath.Join(v.Dir, sp+"blob.txt"), strings.Repeat("x", maxInMemory+12345))
+	writeFile(t, filepath.Join(v.Dir, sp+"pip/__pycache__/x.cpython-311.pyc"), "\x00\x00bytecode")
+	symlink(t, "blob.txt", filepath.Join(v.Dir, sp+"blob-link.txt"))
+	rel, err := v.Relocate(installPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rel.Rewritten) == 0 {
+		t.Fatal("the fixture should have rewritten files")
+	}
+	sawRecord := false
+	checked := 0
+	err = filepath.WalkDir(v.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		r, _ := filepath.Rel(v.Dir, p)
+		r = filepath.ToSlash(r)
+		got, ok := rel.Sum(r)
+		if strings.HasSuffix(r, ".pyc") {
+			if ok {
+				t.Errorf("%s: bytecode has a sum", r)
+			}
+			return nil
+		}
+		content, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if ov, rewritten := rel.Overrides[r]; rewritten {
+			content = ov
+			sawRecord = sawRecord || strings.HasSuffix(r, "/RECORD")
+		}
+		if want := sha256.Sum256(content); !ok || got != want {
+			t.Errorf("%s: Sum = %x, %v; want %x", r, got[:4], ok, want[:4])
+		}
+		checked++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sawRecord || checked < 10 {
+		t.Errorf("checked %d files, a rewritten RECORD among them: %v", checked, sawRecord)
+	}
+	for _, r := range []string{sp + "blob-link.txt", sp + "no-such-file", "../outside"} {
+		if _, ok := rel.Sum(r); ok {
+			t.Errorf("%s: has a sum", r)
+		}
+	}
+	if _, ok := (*Relocation)(nil).Sum(sp + "blob.txt"); ok {
+		t.Error("nil Relocation has a sum")
 	}
 }
