@@ -34,6 +34,7 @@ FUZZ_TARGETS := \
 	./pkg/repo:FuzzUnmarshalChunk \
 	./pkg/repo:FuzzPackageIDs \
 	./pkg/sign:FuzzVerify \
+	./pkg/rpmhdr:FuzzParse \
 	./pkg/inventory/rpmdir:FuzzReadPackage \
 	./pkg/inventory:FuzzParseDump
 

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/rpmforge/rpmforge/pkg/rpmhdr"
 	"github.com/rpmforge/rpmforge/pkg/rpmver"
 )
 
@@ -172,9 +173,9 @@ func readPackage(r io.Reader, size, mtime int64, href string, opts ReadOptions) 
 // records for header and payload: a truncated (or extended) file is found
 // without reading the payload.
 func checkSize(hdrs *rpmHeaders, size int64) error {
-	want, ok := hdrs.sig.int(sigTagLongSize)
+	want, ok := hdrs.sig.Uint(rpmhdr.SigTagLongSize)
 	if !ok {
-		want, ok = hdrs.sig.int(sigTagSize)
+		want, ok = hdrs.sig.Uint(rpmhdr.SigTagSize)
 	}
 	if ok && hdrs.headerStart+int64(want) != size {
 		return fmt.Errorf("%w: %w: the file has %d bytes, its signature header says %d (truncated?)",
@@ -186,7 +187,7 @@ func checkSize(hdrs *rpmHeaders, size int64) error {
 // checkHeaderDigest verifies the main header against its SHA-256 in the
 // signature header, when there is one.
 func checkHeaderDigest(hdrs *rpmHeaders, hdr []byte) error {
-	want := hdrs.sig.string(sigTagSHA256)
+	want := hdrs.sig.String(rpmhdr.SigTagSHA256)
 	if want == "" {
 		return nil
 	}
@@ -224,36 +225,36 @@ func finishPackage(hdrs *rpmHeaders, pkgid string, size, mtime int64, href strin
 func packageFromHeaders(hdrs *rpmHeaders, opts ReadOptions) (*Package, error) {
 	m := hdrs.main
 	p := &Package{
-		Name:        m.string(tagName),
-		Arch:        m.string(tagArch),
-		Version:     m.string(tagVersion),
-		Release:     m.string(tagRelease),
-		Summary:     m.string(tagSummary),
-		Description: m.string(tagDescription),
-		URL:         m.string(tagURL),
-		License:     m.string(tagLicense),
-		Vendor:      m.string(tagVendor),
-		Group:       m.string(tagGroup),
-		BuildHost:   m.string(tagBuildHost),
-		SourceRPM:   m.string(tagSourceRPM),
-		Packager:    m.string(tagPackager),
+		Name:        m.String(rpmhdr.TagName),
+		Arch:        m.String(rpmhdr.TagArch),
+		Version:     m.String(rpmhdr.TagVersion),
+		Release:     m.String(rpmhdr.TagRelease),
+		Summary:     m.String(rpmhdr.TagSummary),
+		Description: m.String(rpmhdr.TagDescription),
+		URL:         m.String(rpmhdr.TagURL),
+		License:     m.String(rpmhdr.TagLicense),
+		Vendor:      m.String(rpmhdr.TagVendor),
+		Group:       m.String(rpmhdr.TagGroup),
+		BuildHost:   m.String(rpmhdr.TagBuildHost),
+		SourceRPM:   m.String(rpmhdr.TagSourceRPM),
+		Packager:    m.String(rpmhdr.TagPackager),
 		HeaderStart: hdrs.headerStart,
 		HeaderEnd:   hdrs.headerEnd,
 	}
 	if p.Name == "" || p.Version == "" {
 		return nil, fmt.Errorf("%w: the header has no name or version", errNotRPM)
 	}
-	if m.has(tagSourcePackage) {
+	if m.Has(rpmhdr.TagSourcePackage) {
 		p.Arch = "src"
 	}
-	epoch, _ := m.int(tagEpoch)
+	epoch, _ := m.Uint(rpmhdr.TagEpoch)
 	p.Epoch = strconv.FormatUint(epoch&0xffffffff, 10)
-	if t, ok := m.int(tagBuildTime); ok {
+	if t, ok := m.Uint(rpmhdr.TagBuildTime); ok {
 		p.TimeBuild = int64(uint32(t))
 	}
-	if v, ok := m.int(tagLongSize); ok {
+	if v, ok := m.Uint(rpmhdr.TagLongSize); ok {
 		p.SizeInstalled = int64(v)
-	} else if v, ok := m.int(tagSize); ok {
+	} else if v, ok := m.Uint(rpmhdr.TagSize); ok {
 		p.SizeInstalled = int64(uint32(v))
 	}
 	p.SizeArchive = archiveSize(hdrs)
@@ -289,16 +290,16 @@ func packageFromHeaders(hdrs *rpmHeaders, opts ReadOptions) (*Package, error) {
 // 32-bit one, from the main header, else from the signature header (rpm
 // merges the signature's tags into the main header).
 func archiveSize(h *rpmHeaders) int64 {
-	if v, ok := h.main.int(tagLongArchiveSize); ok {
+	if v, ok := h.main.Uint(rpmhdr.SigTagLongArchiveSize); ok {
 		return int64(v)
 	}
-	if v, ok := h.sig.int(tagLongArchiveSize); ok {
+	if v, ok := h.sig.Uint(rpmhdr.SigTagLongArchiveSize); ok {
 		return int64(v)
 	}
-	if v, ok := h.main.int(tagArchiveSize); ok {
+	if v, ok := h.main.Uint(rpmhdr.TagArchiveSize); ok {
 		return int64(uint32(v))
 	}
-	if v, ok := h.sig.int(sigTagPayloadSize); ok {
+	if v, ok := h.sig.Uint(rpmhdr.SigTagPayloadSize); ok {
 		return int64(uint32(v))
 	}
 	return 0
@@ -306,10 +307,10 @@ func archiveSize(h *rpmHeaders) int64 {
 
 // readFiles returns the file list in header order and the set of its paths
 // that go into primary.xml (requires of those are dropped).
-func readFiles(m *header) ([]File, map[string]bool, error) {
-	dirs := m.strings(tagDirNames)
-	bases := m.strings(tagBaseNames)
-	idx := m.ints(tagDirIndexes)
+func readFiles(m *rpmhdr.Header) ([]File, map[string]bool, error) {
+	dirs := m.Strings(rpmhdr.TagDirNames)
+	bases := m.Strings(rpmhdr.TagBaseNames)
+	idx := m.Uints(rpmhdr.TagDirIndexes)
 	var paths []string
 	switch {
 	case bases != nil:
@@ -335,13 +336,13 @@ func readFiles(m *header) ([]File, map[string]bool, error) {
 			}
 		}
 	default:
-		paths = m.strings(tagOldFileNames)
+		paths = m.Strings(rpmhdr.TagOldFileNames)
 	}
 	if len(paths) == 0 {
 		return nil, nil, nil
 	}
-	modes := m.ints(tagFileModes)
-	flags := m.ints(tagFileFlags)
+	modes := m.Uints(rpmhdr.TagFileModes)
+	flags := m.Uints(rpmhdr.TagFileFlags)
 	if len(modes) != len(paths) || len(flags) != len(paths) {
 		// createrepo_c lists no files when a tag is missing.
 		return nil, map[string]bool{}, nil
@@ -415,23 +416,23 @@ var depTags = []struct {
 	kind                     depKind
 	nameTag, flagTag, verTag uint32
 }{
-	{depProvides, tagProvideName, tagProvideFlags, tagProvideVersion},
-	{depConflicts, tagConflictName, tagConflictFlags, tagConflictVer},
-	{depObsoletes, tagObsoleteName, tagObsoleteFlags, tagObsoleteVer},
-	{depRequires, tagRequireName, tagRequireFlags, tagRequireVersion},
-	{depSuggests, tagSuggestName, tagSuggestFlags, tagSuggestVer},
-	{depEnhances, tagEnhanceName, tagEnhanceFlags, tagEnhanceVer},
-	{depRecommends, tagRecommendName, tagRecommendFlags, tagRecommendVer},
-	{depSupplements, tagSupplementName, tagSupplementFlag, tagSupplementVer},
-	{depOldSuggests, tagOldSuggestName, tagOldSuggestFlag, tagOldSuggestVer},
-	{depOldEnhances, tagOldEnhanceName, tagOldEnhanceFlag, tagOldEnhanceVer},
+	{depProvides, rpmhdr.TagProvideName, rpmhdr.TagProvideFlags, rpmhdr.TagProvideVersion},
+	{depConflicts, rpmhdr.TagConflictName, rpmhdr.TagConflictFlags, rpmhdr.TagConflictVer},
+	{depObsoletes, rpmhdr.TagObsoleteName, rpmhdr.TagObsoleteFlags, rpmhdr.TagObsoleteVer},
+	{depRequires, rpmhdr.TagRequireName, rpmhdr.TagRequireFlags, rpmhdr.TagRequireVersion},
+	{depSuggests, rpmhdr.TagSuggestName, rpmhdr.TagSuggestFlags, rpmhdr.TagSuggestVer},
+	{depEnhances, rpmhdr.TagEnhanceName, rpmhdr.TagEnhanceFlags, rpmhdr.TagEnhanceVer},
+	{depRecommends, rpmhdr.TagRecommendName, rpmhdr.TagRecommendFlags, rpmhdr.TagRecommendVer},
+	{depSupplements, rpmhdr.TagSupplementName, rpmhdr.TagSupplementFlag, rpmhdr.TagSupplementVer},
+	{depOldSuggests, rpmhdr.TagOldSuggestName, rpmhdr.TagOldSuggestFlag, rpmhdr.TagOldSuggestVer},
+	{depOldEnhances, rpmhdr.TagOldEnhanceName, rpmhdr.TagOldEnhanceFlag, rpmhdr.TagOldEnhanceVer},
 }
 
 // readDeps fills the dependency lists by createrepo_c's rules: rpmlib()
 // requires are dropped, and so are requires of the package's own primary
 // files, requires identical to a provide, repeated requires, and all
 // libc.so.6 requires but the highest version, which goes last.
-func readDeps(p *Package, m *header, files map[string]bool) error {
+func readDeps(p *Package, m *rpmhdr.Header, files map[string]bool) error {
 	type depKey struct{ name, flags, ver string }
 	provided := map[depKey]bool{}
 	type seenReq struct {
@@ -440,9 +441,9 @@ func readDeps(p *Package, m *header, files map[string]bool) error {
 	}
 	seen := map[string]seenReq{}
 	for _, dt := range depTags {
-		names := m.strings(dt.nameTag)
-		flags := m.ints(dt.flagTag)
-		vers := m.strings(dt.verTag)
+		names := m.Strings(dt.nameTag)
+		flags := m.Uints(dt.flagTag)
+		vers := m.Strings(dt.verTag)
 		if names == nil || flags == nil || vers == nil {
 			continue
 		}
@@ -638,10 +639,10 @@ func compareLibcDep(a, b string) int {
 // readChangelogs keeps the limit newest entries and returns them oldest
 // first, bumping the dates of entries that share a time as createrepo_c
 // does (so that they stay distinct).
-func readChangelogs(m *header, limit int) []Changelog {
-	times := m.ints(tagChangelogTime)
-	names := m.strings(tagChangelogName)
-	texts := m.strings(tagChangelogText)
+func readChangelogs(m *rpmhdr.Header, limit int) []Changelog {
+	times := m.Uints(rpmhdr.TagChangelogTime)
+	names := m.Strings(rpmhdr.TagChangelogName)
+	texts := m.Strings(rpmhdr.TagChangelogText)
 	n := min(len(times), len(names), len(texts))
 	if limit >= 0 {
 		n = min(n, limit)

@@ -1,5 +1,7 @@
 package rpm
 
+import "github.com/rpmforge/rpmforge/pkg/rpmhdr"
+
 // Header tag numbers, from rpm's include/rpm/rpmtag.h (rpm 4.18).
 const (
 	tagHeaderSignatures = 62  // region tag of the signature header
@@ -104,22 +106,22 @@ const (
 	tagPayloadDigestAlt  = 5097
 )
 
-// Signature header tags (rpm's RPMSIGTAG_*).
+// Signature header tags (rpm's RPMSIGTAG_*), shared with the readers.
 const (
-	sigTagDSA             = 267 // OpenPGP signature of the header (DSA, EdDSA)
-	sigTagRSA             = 268 // OpenPGP signature of the header (RSA)
-	sigTagSHA1            = 269 // hex SHA-1 of the header
-	sigTagLongSize        = 270 // header+payload size, 64-bit
-	sigTagLongArchiveSize = 271 // uncompressed payload size, 64-bit
-	sigTagSHA256          = 273 // hex SHA-256 of the header
+	sigTagDSA             = rpmhdr.SigTagDSA
+	sigTagRSA             = rpmhdr.SigTagRSA
+	sigTagSHA1            = rpmhdr.SigTagSHA1
+	sigTagLongSize        = rpmhdr.SigTagLongSize
+	sigTagLongArchiveSize = rpmhdr.SigTagLongArchiveSize
+	sigTagSHA256          = rpmhdr.SigTagSHA256
 
-	sigTagSize          = 1000 // header+payload size
-	sigTagPGP           = 1002 // RSA OpenPGP signature of header+payload
-	sigTagMD5           = 1004 // MD5 of header+payload
-	sigTagGPG           = 1005 // DSA/EdDSA OpenPGP signature of header+payload
+	sigTagSize          = rpmhdr.SigTagSize
+	sigTagPGP           = rpmhdr.SigTagPGP
+	sigTagMD5           = rpmhdr.SigTagMD5
+	sigTagGPG           = rpmhdr.SigTagGPG
 	sigTagPGP5          = 1006 // obsolete
-	sigTagPayloadSize   = 1007 // uncompressed payload size
-	sigTagReservedSpace = 1008 // zeros, room for signing in place
+	sigTagPayloadSize   = rpmhdr.SigTagPayloadSize
+	sigTagReservedSpace = rpmhdr.SigTagReservedSpace
 )
 
 // Values stored in the header.

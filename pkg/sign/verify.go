@@ -18,6 +18,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/rpmforge/rpmforge/pkg/rpmhdr"
 )
 
 // Verification follows rpm 4.18's lib/rpmvs.c: the same digests and
@@ -168,15 +170,15 @@ const (
 
 // Tags holding digests and signatures.
 const (
-	sigTagPGP          = 1002
-	sigTagMD5          = 1004
-	sigTagGPG          = 1005
-	sigTagDSA          = 267
-	sigTagRSA          = 268
-	sigTagSHA1         = 269
-	sigTagSHA256       = 273
-	tagPayloadDigest   = 5092
-	tagPayloadDigestAl = 5097
+	sigTagPGP          = rpmhdr.SigTagPGP
+	sigTagMD5          = rpmhdr.SigTagMD5
+	sigTagGPG          = rpmhdr.SigTagGPG
+	sigTagDSA          = rpmhdr.SigTagDSA
+	sigTagRSA          = rpmhdr.SigTagRSA
+	sigTagSHA1         = rpmhdr.SigTagSHA1
+	sigTagSHA256       = rpmhdr.SigTagSHA256
+	tagPayloadDigest   = rpmhdr.TagPayloadDigest
+	tagPayloadDigestAl = rpmhdr.TagPayloadDigestAlt
 )
 
 // vfyItem describes one verifiable tag (rpmvfyitems and rpmvfytags).
@@ -195,15 +197,15 @@ type vfyItem struct {
 }
 
 var vfyItems = []vfyItem{
-	{tag: sigTagPGP, sigHeader: true, kind: kindSignature, disabler: 1 << 19, rng: rangeBoth, sigAlgo: packet.PubKeyAlgoRSA, tagType: typeBin},
-	{tag: sigTagMD5, sigHeader: true, kind: kindDigest, disabler: 1 << 17, rng: rangeBoth, hash: crypto.MD5, tagType: typeBin, tagSize: 16},
-	{tag: sigTagGPG, sigHeader: true, kind: kindSignature, disabler: 1 << 18, rng: rangeBoth, sigAlgo: packet.PubKeyAlgoDSA, tagType: typeBin},
-	{tag: sigTagDSA, sigHeader: true, kind: kindSignature, disabler: 1 << 10, rng: rangeHeader, sigAlgo: packet.PubKeyAlgoDSA, tagType: typeBin},
-	{tag: sigTagRSA, sigHeader: true, kind: kindSignature, disabler: 1 << 11, rng: rangeHeader, sigAlgo: packet.PubKeyAlgoRSA, tagType: typeBin},
-	{tag: sigTagSHA1, sigHeader: true, kind: kindDigest, disabler: 1 << 9, rng: rangeHeader, hash: crypto.SHA1, tagType: typeString, tagCount: 1, tagSize: 41},
-	{tag: sigTagSHA256, sigHeader: true, kind: kindDigest, disabler: 1 << 8, rng: rangeHeader, hash: crypto.SHA256, tagType: typeString, tagCount: 1, tagSize: 65},
-	{tag: tagPayloadDigest, kind: kindDigest, disabler: 1 << 16, rng: rangePayload, hash: crypto.SHA256, tagType: typeStringArray},
-	{tag: tagPayloadDigestAl, kind: kindDigest, disabler: 1 << 16, rng: rangePayload, hash: crypto.SHA256, tagType: typeStringArray, alt: true},
+	{tag: sigTagPGP, sigHeader: true, kind: kindSignature, disabler: 1 << 19, rng: rangeBoth, sigAlgo: packet.PubKeyAlgoRSA, tagType: rpmhdr.TypeBin},
+	{tag: sigTagMD5, sigHeader: true, kind: kindDigest, disabler: 1 << 17, rng: rangeBoth, hash: crypto.MD5, tagType: rpmhdr.TypeBin, tagSize: 16},
+	{tag: sigTagGPG, sigHeader: true, kind: kindSignature, disabler: 1 << 18, rng: rangeBoth, sigAlgo: packet.PubKeyAlgoDSA, tagType: rpmhdr.TypeBin},
+	{tag: sigTagDSA, sigHeader: true, kind: kindSignature, disabler: 1 << 10, rng: rangeHeader, sigAlgo: packet.PubKeyAlgoDSA, tagType: rpmhdr.TypeBin},
+	{tag: sigTagRSA, sigHeader: true, kind: kindSignature, disabler: 1 << 11, rng: rangeHeader, sigAlgo: packet.PubKeyAlgoRSA, tagType: rpmhdr.TypeBin},
+	{tag: sigTagSHA1, sigHeader: true, kind: kindDigest, disabler: 1 << 9, rng: rangeHeader, hash: crypto.SHA1, tagType: rpmhdr.TypeString, tagCount: 1, tagSize: 41},
+	{tag: sigTagSHA256, sigHeader: true, kind: kindDigest, disabler: 1 << 8, rng: rangeHeader, hash: crypto.SHA256, tagType: rpmhdr.TypeString, tagCount: 1, tagSize: 65},
+	{tag: tagPayloadDigest, kind: kindDigest, disabler: 1 << 16, rng: rangePayload, hash: crypto.SHA256, tagType: rpmhdr.TypeStringArray},
+	{tag: tagPayloadDigestAl, kind: kindDigest, disabler: 1 << 16, rng: rangePayload, hash: crypto.SHA256, tagType: rpmhdr.TypeStringArray, alt: true},
 }
 
 // item is one check being made (rpmsinfo_s).
@@ -292,7 +294,7 @@ func Verify(r io.Reader, keys *KeyRing, opts VerifyOptions) (*Report, error) {
 	if err := readLead(r); err != nil {
 		return failed(rep, err)
 	}
-	sigh, err := readHeader(r, tagHeaderSignatures)
+	sigh, err := rpmhdr.Read(r, sigHeader)
 	if err != nil {
 		return failed(rep, fmt.Errorf("signature header: %w", err))
 	}
@@ -302,7 +304,7 @@ func Verify(r io.Reader, keys *KeyRing, opts VerifyOptions) (*Report, error) {
 			items = append(items, newItems(vi, sigh)...)
 		}
 	}
-	hdr, err := readHeader(r, tagHeaderImmutable)
+	hdr, err := rpmhdr.Read(r, mainHeader)
 	if err != nil {
 		return failed(rep, fmt.Errorf("main header: %w", err))
 	}
@@ -342,7 +344,7 @@ func Verify(r io.Reader, keys *KeyRing, opts VerifyOptions) (*Report, error) {
 			pw = append(pw, it.h)
 		}
 	}
-	io.MultiWriter(hw...).Write(hdr.raw)
+	io.MultiWriter(hw...).Write(hdr.Raw)
 	if _, err := io.CopyBuffer(io.MultiWriter(pw...), r, make([]byte, 256<<10)); err != nil {
 		return nil, fmt.Errorf("reading payload: %w", err)
 	}
@@ -359,13 +361,13 @@ func failed(rep *Report, err error) (*Report, error) {
 
 // newItems makes the items of one verifiable tag (rpmvsAppend): one per
 // value when present, else one placeholder that only matters if required.
-func newItems(vi vfyItem, b *hdrBlob) []*item {
-	e, data, found := b.get(vi.tag)
+func newItems(vi vfyItem, b *rpmhdr.Header) []*item {
+	e, data, found := get(b, vi.tag)
 	if !found {
 		return []*item{{vfyItem: vi, rc: NOTFOUND, strength: vi.kind}}
 	}
 	values := [][]byte{data}
-	if e.typ == typeStringArray && vi.tagType == typeStringArray {
+	if e.Type == rpmhdr.TypeStringArray && vi.tagType == rpmhdr.TypeStringArray {
 		values = nil
 		for _, s := range splitStrings(data) {
 			values = append(values, append([]byte(s), 0))
@@ -381,50 +383,50 @@ func newItems(vi vfyItem, b *hdrBlob) []*item {
 }
 
 // init checks one value (rpmsinfoInit).
-func (it *item) init(e entryInfo, data []byte, index int) {
+func (it *item) init(e rpmhdr.Entry, data []byte, index int) {
 	origin := "package"
-	if e.typ != it.tagType {
-		it.msg = fmt.Sprintf("%s tag %d: invalid type %d", origin, e.tag, e.typ)
+	if e.Type != it.tagType {
+		it.msg = fmt.Sprintf("%s tag %d: invalid type %d", origin, e.Tag, e.Type)
 		return
 	}
-	if it.tagCount != 0 && e.count != it.tagCount {
-		it.msg = fmt.Sprintf("%s: tag %d: invalid count %d", origin, e.tag, e.count)
+	if it.tagCount != 0 && e.Count != it.tagCount {
+		it.msg = fmt.Sprintf("%s: tag %d: invalid count %d", origin, e.Tag, e.Count)
 		return
 	}
 	size := len(data)
 	str := data
-	if e.typ == typeString || e.typ == typeStringArray {
+	if e.Type == rpmhdr.TypeString || e.Type == rpmhdr.TypeStringArray {
 		str = bytes.TrimSuffix(data, []byte{0})
 	}
 	if it.kind == kindDigest && len(str) < 16 {
-		it.msg = fmt.Sprintf("%s tag %d: invalid data (%d)", origin, e.tag, len(str))
+		it.msg = fmt.Sprintf("%s tag %d: invalid data (%d)", origin, e.Tag, len(str))
 		return
 	}
 	if it.tagSize != 0 && size != it.tagSize {
-		it.msg = fmt.Sprintf("%s tag %d: invalid size %d", origin, e.tag, size)
+		it.msg = fmt.Sprintf("%s tag %d: invalid size %d", origin, e.Tag, size)
 		return
 	}
 	switch it.kind {
 	case kindSignature:
 		sig, err := parseSignature(data)
 		if err != nil {
-			it.msg = fmt.Sprintf("%s tag %d: invalid OpenPGP signature", origin, e.tag)
+			it.msg = fmt.Sprintf("%s tag %d: invalid OpenPGP signature", origin, e.Tag)
 			return
 		}
 		it.sig, it.sigHash = sig, sig.Hash
 	case kindDigest:
-		if e.typ == typeBin {
+		if e.Type == rpmhdr.TypeBin {
 			it.digest = hex.EncodeToString(data)
 		} else {
 			s := string(str)
 			if len(s)%2 != 0 || len(s) < 40 || strings.Trim(s, "0123456789abcdefABCDEF") != "" {
-				it.msg = fmt.Sprintf("%s: tag %d: invalid hex", origin, e.tag)
+				it.msg = fmt.Sprintf("%s: tag %d: invalid hex", origin, e.Tag)
 				return
 			}
 			it.digest = s
 		}
 	}
-	it.id = int(e.tag)<<16 | index
+	it.id = int(e.Tag)<<16 | index
 	it.rc = OK
 }
 
