@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 )
 
+// ErrTooBig is ReadFileLimit's answer for a file over its limit.
+var ErrTooBig = errors.New("fsutil: file too large to read whole")
+
 // WriteFileAtomic writes data to path through a temporary file in the same
 // directory: written, synced, renamed into place, then the directory synced
 // (restic's durable write). Readers see the old file or the new one.
@@ -74,4 +77,22 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// readAllInto reads r to its end into buf[:0], growing it as needed.
+func readAllInto(r io.Reader, buf []byte) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

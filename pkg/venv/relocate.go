@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/rpmforge/rpmforge/pkg/fsutil"
 )
 
 // Relocation holds the content changes that make a venv work at its install
@@ -277,8 +279,8 @@ func (r *relocator) symlink(p string) error {
 // returned for reuse). Only RECORD contents and rewritten files are kept.
 func (r *relocator) file(rel string, buf []byte) ([]byte, error) {
 	full := filepath.Join(r.root, filepath.FromSlash(rel))
-	data, err := readFile(full, buf, maxInMemory)
-	if errors.Is(err, errTooBig) {
+	data, err := fsutil.ReadFileLimit(full, buf, maxInMemory)
+	if errors.Is(err, fsutil.ErrTooBig) {
 		// A large file (a data blob, a bundled library) is scanned in
 		// chunks, so memory does not grow with the size of the venv's
 		// largest file; it is read whole only if it names the build path.
@@ -311,9 +313,6 @@ func (r *relocator) setSum(rel string, sum [sha256.Size]byte) {
 	r.sums[k] = sum
 	r.mu.Unlock()
 }
-
-// errTooBig is readFile's answer for a file over its limit.
-var errTooBig = errors.New("venv: file too large to read whole")
 
 // maxInMemory is the largest file relocation reads whole before knowing
 // whether it names the build path.

@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -56,5 +57,27 @@ func TestDirOpener(t *testing.T) {
 				t.Errorf("open %s: %v, want an error naming it with %q", tc.name, err, tc.want)
 			}
 		}
+	}
+}
+
+func TestReadFileLimit(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	content := strings.Repeat("0123456789", 10000)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, capacity := range []int{0, 7, 1 << 20} {
+		got, err := ReadFileLimit(p, make([]byte, 3, capacity+3), int64(len(content)))
+		if err != nil || string(got) != content {
+			t.Errorf("cap %d: %d bytes, %v", capacity, len(got), err)
+		}
+	}
+	if got, err := ReadFileLimit(p, nil, int64(len(content)-1)); !errors.Is(err, ErrTooBig) || len(got) != 0 {
+		t.Errorf("over the limit: %d bytes, %v", len(got), err)
+	}
+	missing := filepath.Join(dir, "missing")
+	if _, err := ReadFileLimit(missing, nil, 10); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing file: %v", err)
 	}
 }

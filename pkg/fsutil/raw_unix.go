@@ -1,3 +1,5 @@
+//go:build unix
+
 package fsutil
 
 import (
@@ -117,6 +119,27 @@ func (f *rawFile) Close() error {
 		return &fs.PathError{Op: "close", Path: f.name, Err: err}
 	}
 	return nil
+}
+
+// ReadFileLimit reads the regular file at path into buf[:0], growing it as
+// needed, or returns ErrTooBig (and buf[:0]) if it is larger than limit. It
+// uses raw system calls: for tens of thousands of small files, os.File's
+// poller registration and finalizers cost as much as the reads. O_NONBLOCK:
+// it never hangs on a FIFO swapped in since the file was listed.
+func ReadFileLimit(path string, buf []byte, limit int64) ([]byte, error) {
+	fd, err := openRetry(unix.AT_FDCWD, path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK)
+	if err != nil {
+		return buf[:0], &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return buf[:0], &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Size > limit {
+		return buf[:0], ErrTooBig
+	}
+	return readAllInto(&rawFile{fd: fd, name: path}, buf)
 }
 
 // OpenRaw opens the regular file name for reading as a plain descriptor

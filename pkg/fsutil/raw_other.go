@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !unix
 
 package fsutil
 
@@ -19,3 +19,19 @@ func (o *DirOpener) Close() error { return nil }
 
 // OpenRaw opens the file name for reading.
 func OpenRaw(name string) (io.ReadCloser, error) { return os.Open(name) }
+
+// ReadFileLimit reads the file at path into buf[:0], growing it as needed,
+// or returns ErrTooBig if it is larger than limit.
+func ReadFileLimit(path string, buf []byte, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return buf[:0], err
+	} else if st.Size() > limit {
+		return buf[:0], ErrTooBig
+	}
+	return readAllInto(f, buf)
+}
