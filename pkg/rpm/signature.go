@@ -99,30 +99,32 @@ func marshalSignature(h *header, target, reserve int) ([]byte, error) {
 func padLen(n int) int { return (8 - n%8) % 8 }
 
 // newSignatureHeader builds the signature header of a package whose main
-// header is hdr, signed by s if not nil. payload yields the compressed
-// payload; it is read once.
-func newSignatureHeader(hdr sizedReaderAt, payload io.Reader, payloadSize, archiveSize int64, s Signer) ([]byte, error) {
+// header is hdr, signed by s if not nil, and returns it with the hex SHA-256
+// of hdr (its SHA256HEADER digest). payload yields the compressed payload;
+// it is read once.
+func newSignatureHeader(hdr sizedReaderAt, payload io.Reader, payloadSize, archiveSize int64, s Signer) (sig []byte, headerSHA256 string, err error) {
 	d, err := headerDigests(hdr)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	d.size = hdr.Size() + payloadSize
 	d.archiveSize = archiveSize
 	sigs, md5sum, err := signPackage(s, hdr, payload)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	d.md5 = md5sum
 
 	target, err := signatureSize()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	h := d.header(d.size >= largeLimit || d.archiveSize >= largeLimit)
 	for tag, sig := range sigs {
 		h.putBin(tag, sig)
 	}
-	return marshalSignature(h, target, reservedSpace)
+	sig, err = marshalSignature(h, target, reservedSpace)
+	return sig, d.sha256, err
 }
 
 // signatureSize is the size of an unsigned signature header with 32-bit

@@ -168,7 +168,7 @@ const tailBufSize = 1 << 20
 // one after the other: the signature (MD5 of header+payload) first, then
 // a second pass copying and hashing.
 func writeInOrder(w io.Writer, ld []byte, hdr *io.SectionReader, payload *io.SectionReader, pl payloadInfo, signer Signer) (fileSums, error) {
-	sig, err := newSignatureHeader(hdr, payload, pl.compressedSize, pl.archiveSize, signer)
+	sig, hsum, err := newSignatureHeader(hdr, payload, pl.compressedSize, pl.archiveSize, signer)
 	if err != nil {
 		return fileSums{}, err
 	}
@@ -179,14 +179,12 @@ func writeInOrder(w io.Writer, ld []byte, hdr *io.SectionReader, payload *io.Sec
 		}
 	}
 	buf := make([]byte, tailBufSize)
-	hsum := sha256.New()
-	if _, err := io.CopyBuffer(io.MultiWriter(out, hsum), io.NewSectionReader(hdr, 0, hdr.Size()), buf); err != nil {
-		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+	for _, part := range []*io.SectionReader{hdr, payload} {
+		if _, err := io.CopyBuffer(out, io.NewSectionReader(part, 0, part.Size()), buf); err != nil {
+			return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
+		}
 	}
-	if _, err := io.CopyBuffer(out, io.NewSectionReader(payload, 0, payload.Size()), buf); err != nil {
-		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
-	}
-	return fileSums{size: out.n, sigLen: int64(len(sig)), file: hexSum(out.h), header: hexSum(hsum)}, nil
+	return fileSums{size: out.n, sigLen: int64(len(sig)), file: hexSum(out.h), header: hsum}, nil
 }
 
 // writeOverlapped writes the package into the file f (from its current
@@ -212,13 +210,14 @@ func writeOverlapped(f *os.File, ld []byte, hdr *io.SectionReader, payloadFile *
 		return fileSums{}, err
 	}
 	type sigResult struct {
-		sig []byte
-		err error
+		sig  []byte
+		hsum string
+		err  error
 	}
 	sigc := make(chan sigResult, 1)
 	go func() {
-		sig, err := newSignatureHeader(hdr, io.NewSectionReader(payloadFile, 0, pl.compressedSize), pl.compressedSize, pl.archiveSize, signer)
-		sigc <- sigResult{sig, err}
+		sig, hsum, err := newSignatureHeader(hdr, io.NewSectionReader(payloadFile, 0, pl.compressedSize), pl.compressedSize, pl.archiveSize, signer)
+		sigc <- sigResult{sig, hsum, err}
 	}()
 	copyBody := func(sigLen int64) error {
 		if _, err := f.Seek(start+int64(len(ld))+sigLen, io.SeekStart); err != nil {
@@ -265,21 +264,20 @@ func writeOverlapped(f *os.File, ld []byte, hdr *io.SectionReader, payloadFile *
 		synced <- nil
 	}
 	// The file's digest, from the parts (the same bytes, in the page cache).
-	h, hsum := sha256.New(), sha256.New()
+	h := sha256.New()
 	h.Write(ld)
 	h.Write(sig)
 	buf := make([]byte, tailBufSize)
-	if _, err := io.CopyBuffer(io.MultiWriter(h, hsum), io.NewSectionReader(hdr, 0, hdr.Size()), buf); err != nil {
-		return fileSums{}, fmt.Errorf("rpm: reading header: %w", err)
-	}
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(payloadFile, 0, pl.compressedSize), buf); err != nil {
-		<-synced
-		return fileSums{}, fmt.Errorf("rpm: reading payload: %w", err)
+	for _, part := range []*io.SectionReader{hdr, io.NewSectionReader(payloadFile, 0, pl.compressedSize)} {
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(part, 0, part.Size()), buf); err != nil {
+			<-synced
+			return fileSums{}, fmt.Errorf("rpm: reading the spooled package: %w", err)
+		}
 	}
 	if err := <-synced; err != nil {
 		return fileSums{}, fmt.Errorf("rpm: writing package: %w", err)
 	}
-	return fileSums{size: size, sigLen: int64(len(sig)), file: hexSum(h), header: hexSum(hsum)}, nil
+	return fileSums{size: size, sigLen: int64(len(sig)), file: hexSum(h), header: r.hsum}, nil
 }
 
 // collect runs the garbage collector at the two points where Write's live
