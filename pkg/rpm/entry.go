@@ -131,10 +131,11 @@ type fileList struct {
 	// sums holds, for each regular file in the payload in path order, its
 	// SHA-256 and color (sumRecord bytes), written by the payload pass: a
 	// temp file, as the header reads them back in order.
-	sums  *os.File
-	sumsW *bufio.Writer
-	nsums int
-	open  func(*Entry) (io.ReadCloser, error)
+	sums       *os.File
+	sumsW      *bufio.Writer
+	removeSums func()
+	nsums      int
+	open       func(*Entry) (io.ReadCloser, error)
 
 	checked    bool  // every entry validated (by newFileList)
 	largeFiles bool  // some regular file needs 64-bit sizes
@@ -162,19 +163,18 @@ const sumRecord = sha256.Size + 1
 
 // startSums creates the file of digests the payload pass fills.
 func (l *fileList) startSums(dir string) error {
-	f, err := os.CreateTemp(dir, "rpmforge-digests-*")
+	f, remove, err := tempFile(dir, "digests")
 	if err != nil {
-		return fmt.Errorf("rpm: digests temp file: %w", err)
+		return err
 	}
-	l.sums, l.sumsW = f, bufio.NewWriterSize(f, 32<<10)
+	l.sums, l.sumsW, l.removeSums = f, bufio.NewWriterSize(f, 32<<10), remove
 	return nil
 }
 
 // closeSums removes the file of digests.
 func (l *fileList) closeSums() {
 	if l.sums != nil {
-		l.sums.Close()
-		os.Remove(l.sums.Name())
+		l.removeSums()
 		l.sums, l.sumsW = nil, nil
 	}
 }

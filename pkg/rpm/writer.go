@@ -85,14 +85,11 @@ func WriteSource(ctx context.Context, w io.Writer, md Metadata, src Source, opt 
 
 	collect() // what the caller built the entries with is garbage by now
 
-	tmp, err := os.CreateTemp(opt.TempDir, "rpmforge-payload-*")
+	tmp, removeTmp, err := tempFile(opt.TempDir, "payload")
 	if err != nil {
-		return nil, fmt.Errorf("rpm: payload temp file: %w", err)
+		return nil, err
 	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
+	defer removeTmp()
 	pl, err := writePayload(ctx, tmp, files, comp, largeFiles, opt.Progress)
 	if err != nil {
 		return nil, err
@@ -106,14 +103,11 @@ func WriteSource(ctx context.Context, w io.Writer, md Metadata, src Source, opt 
 	if err != nil {
 		return nil, err
 	}
-	hdrFile, err := os.CreateTemp(opt.TempDir, "rpmforge-header-*")
+	hdrFile, removeHdr, err := tempFile(opt.TempDir, "header")
 	if err != nil {
-		return nil, fmt.Errorf("rpm: header temp file: %w", err)
+		return nil, err
 	}
-	defer func() {
-		hdrFile.Close()
-		os.Remove(hdrFile.Name())
-	}()
+	defer removeHdr()
 	hdrLen, err := mh.marshalFile(tagHeaderImmutable, hdrFile)
 	if err != nil {
 		return nil, err
@@ -145,6 +139,19 @@ func WriteSource(ctx context.Context, w io.Writer, md Metadata, src Source, opt 
 		InstalledSize: installed,
 		HeaderStart:   int64(len(ld)) + sums.sigLen,
 		HeaderEnd:     int64(len(ld)) + sums.sigLen + hdrLen,
+	}, nil
+}
+
+// tempFile creates a scratch file for what (payload, header, digests) in
+// dir and returns it with the function that closes and removes it.
+func tempFile(dir, what string) (*os.File, func(), error) {
+	f, err := os.CreateTemp(dir, "rpmforge-"+what+"-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("rpm: %s temp file: %w", what, err)
+	}
+	return f, func() {
+		f.Close()
+		os.Remove(f.Name())
 	}, nil
 }
 
