@@ -234,10 +234,7 @@ func (b *Builder) AddTreeFunc(dest string, walk func(yield func(scan.File) error
 		switch {
 		case f.IsDir():
 		case f.Link != "":
-			e.Link = f.Link
-			if opt.BuildRoot != "" && (f.Link == opt.BuildRoot || strings.HasPrefix(f.Link, opt.BuildRoot+"/")) {
-				e.Link = dest + strings.TrimPrefix(f.Link, opt.BuildRoot)
-			}
+			e.Link = treeLink(dest, f.Link, opt)
 		default:
 			e.Size = f.Size // or the override's, when read back
 		}
@@ -255,16 +252,22 @@ func (b *Builder) AddTreeFunc(dest string, walk func(yield func(scan.File) error
 	return err
 }
 
+// treeLink is the target a tree's symlink gets in the package: one naming
+// the build root (opt.BuildRoot) points at the same place under dest.
+func treeLink(dest, link string, opt TreeOptions) string {
+	if opt.BuildRoot != "" && (link == opt.BuildRoot || strings.HasPrefix(link, opt.BuildRoot+"/")) {
+		return dest + strings.TrimPrefix(link, opt.BuildRoot)
+	}
+	return link
+}
+
 // addTreeExtra adds a file of a tree whose paths do not derive from it
 // (not from scan.Walk) as an entry of its own.
 func (b *Builder) addTreeExtra(dest string, e rpm.Entry, f scan.File, opt TreeOptions) error {
 	switch {
 	case f.IsDir():
 	case f.Link != "":
-		e.Link = f.Link
-		if opt.BuildRoot != "" && (f.Link == opt.BuildRoot || strings.HasPrefix(f.Link, opt.BuildRoot+"/")) {
-			e.Link = dest + strings.TrimPrefix(f.Link, opt.BuildRoot)
-		}
+		e.Link = treeLink(dest, f.Link, opt)
 	default:
 		if content, ok := opt.Override[f.Rel]; ok {
 			e.Size = int64(len(content))
